@@ -1,0 +1,66 @@
+import { UnrecoverableError, type Job } from "bullmq";
+import type Stripe from "stripe";
+import { finishEvent, noteRetry, startProcessing } from "../src/db/stores/events.js";
+import type { FlowDeps } from "../src/flows/deps.js";
+import { isDomainError } from "../src/ledger/errors.js";
+import type { EventJob, QueueName } from "../src/queue/names.js";
+import { toCommand } from "../src/stripe/commands.js";
+import { classifyStripeError } from "../src/stripe/errors.js";
+import { handleCommand } from "./handle-command.js";
+
+/**
+ * The life of one event job, the same for every queue:
+ * claim the row (`processing`, attempts+1) → map to a command → run it →
+ * `processed`; or, on error, decide between retry with backoff and `failed`.
+ * Every log line carries event_id and job_id (the legacy system lost event_id
+ * on some paths), and each job ends with exactly one outcome line.
+ */
+export function eventProcessor(deps: FlowDeps, queue: QueueName) {
+  return async (job: Job<EventJob>): Promise<string> => {
+    const eventId = job.data.eventId;
+    const log = deps.log.child({ event_id: eventId, job_id: job.id, queue });
+    const started = performance.now();
+    const done = (outcome: string, extra: object = {}) => {
+      const ms = Math.round(performance.now() - started);
+      deps.metrics.jobDuration.observe({ queue, outcome }, ms / 1000);
+      return { ms, outcome, ...extra };
+    };
+
+    const row = await startProcessing(deps.db, eventId);
+    if (!row) {
+      log.info(done("skipped_terminal"), "job done: event already final");
+      return "skipped";
+    }
+    try {
+      const event = row.payload as Stripe.Event;
+      const result = await handleCommand(deps, toCommand(event), { eventId, log });
+      await finishEvent(deps.db, eventId, "processed", null);
+      deps.metrics.eventLag.observe({ queue }, Math.max(0, Date.now() / 1000 - Number(row.stripe_created)));
+      log.info(done("processed", { result, attempts: row.attempts }), "job done");
+      return result;
+    } catch (err) {
+      const kind = failureKind(err);
+      const message = err instanceof Error ? err.message : String(err);
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      deps.metrics.jobFailures.inc({ queue, kind });
+      if (isDomainError(err) && err.code === "ledger_idempotency_conflict") deps.metrics.postingConflicts.inc();
+      if (kind === "terminal" || lastAttempt) {
+        await finishEvent(deps.db, eventId, "failed", message);
+        // error level with alert=true: this event needs a human (replay after a fix, or accept).
+        log.error({ ...done("failed"), err, alert: true, attempts: row.attempts }, "job done: event failed");
+        throw kind === "terminal" ? new UnrecoverableError(message) : err;
+      }
+      await noteRetry(deps.db, eventId, message);
+      log.warn({ ...done("retry"), err, attempts: row.attempts }, "job failed; will retry");
+      throw err;
+    }
+  };
+}
+
+/** Terminal errors cannot heal by retrying: bad data, missing objects, our own refusals. */
+function failureKind(err: unknown): "terminal" | "transient" {
+  if (isDomainError(err)) return err.terminal ? "terminal" : "transient";
+  const stripe = classifyStripeError(err);
+  if (stripe === "missing" || stripe === "invalid") return "terminal";
+  return "transient";
+}

@@ -1,0 +1,63 @@
+import { Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { EventJob } from "../src/queue/names.js";
+import { closeQueues, createQueues } from "../src/queue/queues.js";
+import { producerConnection, workerConnection } from "../src/queue/redis.js";
+import type { Runtime } from "../src/runtime.js";
+import { eventProcessor } from "./process-event.js";
+import { startSweeper } from "./sweeper.js";
+
+/**
+ * Starts one BullMQ Worker per configured queue, the sweeper, and the Redis
+ * checks. Returns a stop function that drains gracefully: workers finish their
+ * active jobs (up to BullMQ's close), then connections close.
+ */
+export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<void> }> {
+  const { config, logger } = rt;
+  const connection = workerConnection(config.REDIS_URL);
+  const producer = producerConnection(config.REDIS_URL);
+  for (const c of [connection, producer]) c.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  connection.on("ready", () => void checkRedisPolicy(connection, logger));
+
+  const queues = createQueues(producer, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
+  const deps = { config, db: rt.db, stripe: rt.stripe, metrics: rt.metrics, log: logger };
+  const workers = config.WORKER_QUEUES.map((name) => {
+    const w = new Worker<EventJob>(name, eventProcessor(deps, name), {
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.JOB_LOCK_MS,
+      // A job whose worker died is picked up again after its lock expires; keep retrying
+      // such stalls rather than failing the job: the event is idempotent.
+      maxStalledCount: 100,
+    });
+    // An unhandled 'error' event would crash the process; log it and let BullMQ reconnect.
+    w.on("error", (err) => logger.error({ err, queue: name }, "worker error"));
+    return w;
+  });
+  const stopSweeper = startSweeper(
+    { db: rt.db, queues, log: logger, metrics: rt.metrics },
+    { intervalMs: config.SWEEP_INTERVAL_MS, afterMs: config.SWEEP_AFTER_MS },
+  );
+  return {
+    stop: async () => {
+      await stopSweeper();
+      await Promise.all(workers.map((w) => w.close()));
+      await closeQueues(queues);
+      connection.disconnect();
+      producer.disconnect();
+      await rt.db.destroy();
+    },
+  };
+}
+
+/** BullMQ needs Redis to keep every key; any eviction policy can silently drop jobs. */
+async function checkRedisPolicy(redis: Redis, logger: Runtime["logger"]): Promise<void> {
+  try {
+    const reply = (await redis.config("GET", "maxmemory-policy")) as string[];
+    const policy = reply[1];
+    if (policy !== "noeviction") logger.warn({ policy }, "Redis maxmemory-policy is not noeviction: jobs may be evicted");
+  } catch (err) {
+    logger.warn({ err }, "could not read Redis maxmemory-policy");
+  }
+}

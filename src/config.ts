@@ -1,0 +1,125 @@
+import { z } from "zod";
+import { CURRENCIES } from "./money/currencies.js";
+
+/**
+ * All configuration comes from the environment and is validated once at boot.
+ * A bad value stops the process with one line per problem instead of failing
+ * later inside a request or a job.
+ */
+
+const feeRule = z.strictObject({
+  fixed_minor: z.number().int().min(0),
+  bps: z.number().int().min(0).max(10_000),
+  min_minor: z.number().int().min(0),
+});
+export type FeeRule = z.infer<typeof feeRule>;
+
+const feesJson = z
+  .string()
+  .transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be JSON" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), feeRule).refine((r) => "default" in r, "needs a `default` entry"));
+
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const currencyList = z
+  .string()
+  .transform((s) => s.split(",").map((c) => c.trim().toLowerCase()).filter(Boolean))
+  .refine((cs) => cs.length > 0 && cs.every((c) => c in CURRENCIES), "must list known ISO 4217 codes");
+
+export const QUEUE_NAMES = [
+  "payments",
+  "refunds",
+  "disputes",
+  "withdrawals",
+  "subscriptions",
+  "reconciliation",
+  "maintenance",
+] as const;
+
+const schema = z.object({
+  NODE_ENV: z.string().default("development"),
+  DATABASE_URL: z.string().url().default("postgres://root@127.0.0.1:5432/coffer"),
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  PORT: int(3000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .refine((l) => l.length > 0 && l.every((x) => x.startsWith("whsec_")), "must be whsec_… (comma-separated to rotate)"),
+  STRIPE_WEBHOOK_TOLERANCE_S: int(300, 1),
+  STRIPE_LIVEMODE: bool.default(false),
+  STRIPE_API_BASE: z.string().url().optional(),
+  STRIPE_TIMEOUT_MS: int(10_000, 100),
+  AUTH_JWT_SECRET: z.string().min(16, "must be at least 16 characters"),
+  WITHDRAWAL_FEES: feesJson.prefault(JSON.stringify({ default: { fixed_minor: 25, bps: 100, min_minor: 500 } })),
+  WALLET_CURRENCIES: currencyList.prefault("usd,eur,gbp,jpy"),
+  RATE_LIMIT_PER_MINUTE: int(60),
+  RECONCILIATION_CRON: z.string().default("0 3 * * *"),
+  QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default("coffer"),
+  WORKER_QUEUES: z
+    .string()
+    .default(QUEUE_NAMES.join(","))
+    .transform((s) => s.split(",").map((q) => q.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(QUEUE_NAMES)).min(1)),
+  WORKER_CONCURRENCY: int(8, 1),
+  JOB_ATTEMPTS: int(8, 1),
+  JOB_BACKOFF_MS: int(1000, 1),
+  JOB_LOCK_MS: int(30_000, 1000),
+  SWEEP_INTERVAL_MS: int(10_000, 100),
+  SWEEP_AFTER_MS: int(30_000, 0),
+});
+
+export type Config = z.infer<typeof schema> & { stripeOffline: boolean };
+
+/** Parses the environment; throws ConfigError listing every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  if (env.NODE_ENV === "production" && !env.STRIPE_SECRET_KEY) {
+    throw new ConfigError(["STRIPE_SECRET_KEY: required in production (offline stand-in mode is for development)"]);
+  }
+  const offline = !env.STRIPE_SECRET_KEY;
+  // Offline (no Stripe key) runs against the in-repo stand-in, so dev secrets are allowed there only.
+  const withDefaults = offline
+    ? {
+        STRIPE_WEBHOOK_SECRET: "whsec_offline_coffer_dev_secret",
+        AUTH_JWT_SECRET: "offline-dev-secret-change-me",
+        ...stripEmpty(env),
+      }
+    : stripEmpty(env);
+  const parsed = schema.safeParse(withDefaults);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`);
+    throw new ConfigError(lines);
+  }
+  return { ...parsed.data, stripeOffline: offline };
+}
+
+function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => !!e[1]));
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+/** Entry points call this: print the problems and exit non-zero rather than limp on. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`coffer: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,102 @@
+import type { Tx } from "../knex.js";
+
+export const EVENT_STATUSES = ["received", "enqueued", "processing", "processed", "failed", "ignored"] as const;
+export type EventStatus = (typeof EVENT_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly EventStatus[] = ["processed", "failed", "ignored"];
+
+export interface EventRow {
+  id: string;
+  type: string;
+  livemode: boolean;
+  api_version: string | null;
+  account: string | null;
+  stripe_created: number;
+  payload: unknown;
+  received_at: Date;
+  status: EventStatus;
+  attempts: number;
+  last_error: string | null;
+  enqueued_at: Date | null;
+  processed_at: Date | null;
+}
+
+export interface NewEvent {
+  id: string;
+  type: string;
+  livemode: boolean;
+  apiVersion: string | null;
+  account: string | null;
+  created: number;
+  rawPayload: string;
+  /** `enqueued` when a job will be added right after; `ignored` for types no queue handles. */
+  status: "enqueued" | "ignored";
+}
+
+/**
+ * Stores an event once. `ON CONFLICT DO NOTHING` makes a redelivery (even a
+ * concurrent one) a no-op; the return value says whether this call stored it.
+ * Rows start as `enqueued` with `enqueued_at = now()` because the job is added
+ * next: if that add fails, the sweeper finds the row by its age.
+ */
+export async function insertEvent(trx: Tx, e: NewEvent): Promise<boolean> {
+  const { rows } = await trx.raw<{ rows: unknown[] }>(
+    `INSERT INTO stripe_webhook_events (id, type, livemode, api_version, account, stripe_created, payload, status, enqueued_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?, CASE WHEN ? = 'enqueued' THEN now() END)
+     ON CONFLICT (id) DO NOTHING RETURNING 1`,
+    [e.id, e.type, e.livemode, e.apiVersion, e.account, e.created, e.rawPayload, e.status, e.status],
+  );
+  return rows.length === 1;
+}
+
+export async function getEvent(trx: Tx, id: string): Promise<EventRow | undefined> {
+  return trx<EventRow>("stripe_webhook_events").where({ id }).first();
+}
+
+/** A failed add to Redis: mark the row so ops see it; the sweeper enqueues it later. */
+export async function markNotEnqueued(trx: Tx, id: string, error: string): Promise<void> {
+  await trx("stripe_webhook_events")
+    .where({ id, status: "enqueued" })
+    .update({ status: "received", enqueued_at: null, last_error: error });
+}
+
+/** Claims an event for a job attempt; returns null when it is already terminal (a duplicate job). */
+export async function startProcessing(trx: Tx, id: string): Promise<EventRow | null> {
+  const { rows } = await trx.raw<{ rows: EventRow[] }>(
+    `UPDATE stripe_webhook_events SET status = 'processing', attempts = attempts + 1
+      WHERE id = ? AND status NOT IN ('processed', 'failed', 'ignored') RETURNING *`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+export async function finishEvent(trx: Tx, id: string, outcome: "processed" | "failed", lastError: string | null): Promise<void> {
+  await trx("stripe_webhook_events")
+    .where({ id })
+    .whereNotIn("status", TERMINAL_STATUSES)
+    .update({ status: outcome, last_error: lastError, processed_at: trx.fn.now() });
+}
+
+/** A transient failure with retries left: the job will run again, so the event stays open. */
+export async function noteRetry(trx: Tx, id: string, error: string): Promise<void> {
+  await trx("stripe_webhook_events").where({ id, status: "processing" }).update({ status: "enqueued", last_error: error });
+}
+
+/** Open events whose last enqueue is older than the threshold: the sweeper's work list. */
+export async function findStaleOpenEvents(trx: Tx, olderThanMs: number, limit: number): Promise<Array<{ id: string; type: string }>> {
+  const { rows } = await trx.raw<{ rows: Array<{ id: string; type: string }> }>(
+    `SELECT id, type FROM stripe_webhook_events
+      WHERE status IN ('received', 'enqueued', 'processing')
+        AND (enqueued_at IS NULL OR enqueued_at < now() - (? * interval '1 millisecond'))
+      ORDER BY enqueued_at NULLS FIRST LIMIT ?`,
+    [olderThanMs, limit],
+  );
+  return rows;
+}
+
+export async function touchEnqueued(trx: Tx, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await trx("stripe_webhook_events")
+    .whereIn("id", ids)
+    .whereIn("status", ["received", "enqueued", "processing"])
+    .update({ enqueued_at: trx.fn.now(), status: trx.raw(`CASE WHEN status = 'received' THEN 'enqueued' ELSE status END`) });
+}

@@ -1,0 +1,128 @@
+import type { Tx } from "../knex.js";
+
+/**
+ * `payment_transactions`: one row per top-up (and one per PaymentIntent Stripe
+ * told us about that Coffer did not create, with no owner). Status only moves
+ * forward: see PI_STATUS_RANK.
+ */
+export interface TopUpRow {
+  id: string;
+  user_id: string | null;
+  purpose: "wallet_top_up" | "unrecognized";
+  payment_intent_id: string | null;
+  idempotency_key: string | null;
+  amount_minor: number;
+  currency: string;
+  status: string;
+  amount_received_minor: number;
+  amount_capturable_minor: number;
+  refunded_minor: number;
+  fee_minor: number | null;
+  charge_id: string | null;
+  balance_transaction_id: string | null;
+  livemode: boolean;
+  event_id: string | null;
+  client_secret: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/**
+ * Stripe's PaymentIntent statuses in the order they can progress. `creating`
+ * is ours: the row exists before Stripe has answered. `succeeded` and
+ * `canceled` are final, so an older event can never move a row back.
+ */
+export const PI_STATUS_RANK: Readonly<Record<string, number>> = {
+  creating: 0,
+  requires_payment_method: 1,
+  requires_confirmation: 2,
+  requires_action: 3,
+  processing: 4,
+  requires_capture: 5,
+  succeeded: 9,
+  canceled: 9,
+};
+
+export async function insertCreating(
+  trx: Tx,
+  r: { id: string; userId: string; idempotencyKey: string; amountMinor: number; currency: string; livemode: boolean },
+): Promise<TopUpRow> {
+  const { rows } = await trx.raw<{ rows: TopUpRow[] }>(
+    `INSERT INTO payment_transactions (id, user_id, purpose, idempotency_key, amount_minor, currency, status, livemode)
+     VALUES (?, ?, 'wallet_top_up', ?, ?, ?, 'creating', ?)
+     ON CONFLICT (user_id, idempotency_key) DO UPDATE SET updated_at = payment_transactions.updated_at
+     RETURNING *`,
+    [r.id, r.userId, r.idempotencyKey, r.amountMinor, r.currency, r.livemode],
+  );
+  return rows[0]!;
+}
+
+export async function attachPaymentIntent(
+  trx: Tx,
+  id: string,
+  pi: { id: string; status: string; clientSecret: string | null },
+): Promise<TopUpRow> {
+  const [row] = await trx<TopUpRow>("payment_transactions")
+    .where({ id })
+    .update({
+      payment_intent_id: pi.id,
+      client_secret: pi.clientSecret,
+      // A webhook may already have advanced the row; never move it back.
+      status: trx.raw(`CASE WHEN status = 'creating' THEN ? ELSE status END`, [pi.status]),
+      updated_at: trx.fn.now(),
+    })
+    .returning("*");
+  return row!;
+}
+
+export async function getTopUpForUser(trx: Tx, userId: string, id: string): Promise<TopUpRow | undefined> {
+  return trx<TopUpRow>("payment_transactions").where({ id, user_id: userId }).first();
+}
+
+export async function listTopUps(
+  trx: Tx,
+  userId: string,
+  page: { limit: number; startingAfter?: string },
+): Promise<{ data: TopUpRow[]; hasMore: boolean }> {
+  const q = trx<TopUpRow>("payment_transactions")
+    .where({ user_id: userId, purpose: "wallet_top_up" })
+    .orderBy("id", "desc")
+    .limit(page.limit + 1);
+  if (page.startingAfter !== undefined) q.where("id", "<", page.startingAfter);
+  const rows = await q;
+  return { data: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+}
+
+/** Locks the row a PaymentIntent belongs to, found by its id or (before the id was attached) by our top-up id. */
+export async function lockByPaymentIntent(trx: Tx, piId: string, topUpId: string | undefined): Promise<TopUpRow | undefined> {
+  const byPi = await trx<TopUpRow>("payment_transactions").where({ payment_intent_id: piId }).forUpdate().first();
+  if (byPi || !topUpId) return byPi;
+  return trx<TopUpRow>("payment_transactions").where({ id: topUpId, purpose: "wallet_top_up" }).forUpdate().first();
+}
+
+export async function insertUnrecognized(
+  trx: Tx,
+  r: { id: string; piId: string; amountMinor: number; currency: string; status: string; livemode: boolean; eventId: string },
+): Promise<void> {
+  await trx.raw(
+    `INSERT INTO payment_transactions (id, purpose, payment_intent_id, amount_minor, currency, status, livemode, event_id)
+     VALUES (?, 'unrecognized', ?, ?, ?, ?, ?, ?) ON CONFLICT (payment_intent_id) DO NOTHING`,
+    [r.id, r.piId, r.amountMinor, r.currency, r.status, r.livemode, r.eventId],
+  );
+}
+
+export async function updateTopUp(trx: Tx, id: string, patch: Partial<TopUpRow>): Promise<void> {
+  await trx("payment_transactions")
+    .where({ id })
+    .update({ ...patch, updated_at: trx.fn.now() });
+}
+
+/** Sum of uncaptured authorizations: the wallet's `pending_minor` memo. */
+export async function capturableSum(trx: Tx, userId: string, currency: string): Promise<number> {
+  const { rows } = await trx.raw<{ rows: Array<{ sum: number }> }>(
+    `SELECT coalesce(sum(amount_capturable_minor), 0)::bigint AS sum FROM payment_transactions
+      WHERE user_id = ? AND currency = ? AND status = 'requires_capture'`,
+    [userId, currency],
+  );
+  return rows[0]?.sum ?? 0;
+}

@@ -1,0 +1,14 @@
+import type Stripe from "stripe";
+import type { Config } from "../config.js";
+import type { Db } from "../db/knex.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+
+/** What flows need from the outside world; passed in, never imported, so tests wire real instances. */
+export interface FlowDeps {
+  config: Config;
+  db: Db;
+  stripe: Stripe;
+  metrics: Metrics;
+  log: Logger;
+}

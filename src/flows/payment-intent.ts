@@ -1,0 +1,131 @@
+import type Stripe from "stripe";
+import { lockBalances, setPending } from "../db/stores/balances.js";
+import { postPosting } from "../db/stores/ledger.js";
+import { capturableSum, insertUnrecognized, lockByPaymentIntent, PI_STATUS_RANK, updateTopUp, type TopUpRow } from "../db/stores/top-ups.js";
+import { withTransaction, type Trx } from "../db/transaction.js";
+import { DomainError } from "../ledger/errors.js";
+import { paymentCaptured, processingFee } from "../ledger/movements.js";
+import type { Posting } from "../ledger/types.js";
+import { newId } from "../ids.js";
+import type { Currency } from "../money/currencies.js";
+import type { FlowDeps } from "./deps.js";
+
+export interface EventCtx {
+  eventId: string;
+  log: FlowDeps["log"];
+}
+
+export type SyncOutcome = "credited" | "already_credited" | "pending" | "no_money" | "unrecognized";
+
+/**
+ * Brings our books in line with what Stripe says about a PaymentIntent *now*.
+ * Every payments event (`payment_intent.*`, `charge.succeeded`, `charge.captured`)
+ * lands here, so the result cannot depend on which of them arrives first or
+ * how often: the current object is fetched, and the credit is keyed by the
+ * PaymentIntent (`pi_…:captured`) and the fee by the balance transaction.
+ */
+export async function syncPaymentIntent(deps: FlowDeps, piId: string, ev: EventCtx): Promise<SyncOutcome> {
+  // Fetched outside the transaction: no row lock is held across a network call.
+  const pi = await deps.stripe.paymentIntents.retrieve(piId, { expand: ["latest_charge.balance_transaction"] });
+  const posted: Posting[] = [];
+  const outcome = await withTransaction(deps.db, async (trx) => {
+    // Lock order: the payment row, then balance rows (inside postPosting / lockBalances).
+    const row = await lockByPaymentIntent(trx, pi.id, pi.metadata?.top_up_id);
+    if (!row) return recordUnrecognized(trx, pi, ev);
+    const userId = checkOwnership(row, pi);
+    const currency = row.currency as Currency;
+
+    if (pi.status === "succeeded") {
+      const credit = paymentCaptured(pi.id, userId, { amountMinor: pi.amount_received, currency });
+      const fee = feeOf(pi, currency);
+      const first = await postPosting(trx, credit, { eventId: ev.eventId });
+      if (first.applied) posted.push(credit);
+      if (fee.posting && (await postPosting(trx, fee.posting, { eventId: ev.eventId })).applied) posted.push(fee.posting);
+      await updateTopUp(trx, row.id, {
+        status: "succeeded",
+        amount_received_minor: pi.amount_received,
+        amount_capturable_minor: 0,
+        charge_id: fee.chargeId,
+        balance_transaction_id: fee.txnId,
+        fee_minor: fee.feeMinor,
+        payment_intent_id: pi.id,
+        event_id: ev.eventId,
+      });
+      await refreshPending(trx, userId, currency);
+      return first.applied ? "credited" : "already_credited";
+    }
+    // Statuses only move forward: an older event cannot undo a capture or a cancel.
+    if ((PI_STATUS_RANK[pi.status] ?? 0) < (PI_STATUS_RANK[row.status] ?? 0)) return "no_money";
+    const capturable = pi.status === "requires_capture" ? pi.amount_capturable : 0;
+    await updateTopUp(trx, row.id, { status: pi.status, amount_capturable_minor: capturable, payment_intent_id: pi.id, event_id: ev.eventId });
+    await refreshPending(trx, userId, currency);
+    return pi.status === "requires_capture" ? "pending" : "no_money";
+  });
+  for (const p of posted) deps.metrics.postings.inc({ kind: p.kind });
+  ev.log.info({ payment_intent_id: pi.id, stripe_status: pi.status, outcome }, "payment intent synced");
+  return outcome;
+}
+
+/** The metadata must agree with the row found by PaymentIntent id; a disagreement is never credited. */
+function checkOwnership(row: TopUpRow, pi: Stripe.PaymentIntent): string {
+  const md = pi.metadata ?? {};
+  if (row.purpose !== "wallet_top_up" || !row.user_id) {
+    throw new DomainError("payment_not_top_up", `PaymentIntent ${pi.id} is not a wallet top-up`);
+  }
+  if (md.purpose !== "wallet_top_up" || md.user_id !== row.user_id || (md.top_up_id && md.top_up_id !== row.id)) {
+    throw new DomainError("payment_owner_mismatch", `PaymentIntent ${pi.id} metadata does not match top-up ${row.id}`);
+  }
+  if (pi.currency !== row.currency) {
+    throw new DomainError("currency_mismatch", `PaymentIntent ${pi.id} is in ${pi.currency}, top-up ${row.id} in ${row.currency}`);
+  }
+  if (pi.amount_received > row.amount_minor) {
+    throw new DomainError("payment_amount_mismatch", `PaymentIntent ${pi.id} received more than top-up ${row.id} asked for`);
+  }
+  return row.user_id;
+}
+
+interface FeeInfo {
+  posting: Posting | null;
+  chargeId: string | null;
+  txnId: string | null;
+  feeMinor: number | null;
+}
+
+function feeOf(pi: Stripe.PaymentIntent, currency: Currency): FeeInfo {
+  const charge = pi.latest_charge;
+  if (!charge || typeof charge === "string") {
+    throw new DomainError("stripe_charge_not_ready", `PaymentIntent ${pi.id} has no expanded charge yet`, {}, false);
+  }
+  const txn = charge.balance_transaction;
+  if (!txn || typeof txn === "string") {
+    // Stripe attaches the balance transaction shortly after capture; retry with backoff.
+    throw new DomainError("stripe_balance_transaction_not_ready", `charge ${charge.id} has no balance transaction yet`, {}, false);
+  }
+  if (txn.currency !== currency) {
+    throw new DomainError("settlement_currency_mismatch", `charge ${charge.id} settled in ${txn.currency}, not ${currency}`);
+  }
+  const posting = txn.fee > 0 ? processingFee(txn.id, { amountMinor: txn.fee, currency }) : null;
+  return { posting, chargeId: charge.id, txnId: txn.id, feeMinor: txn.fee };
+}
+
+async function refreshPending(trx: Trx, userId: string, currency: string): Promise<void> {
+  await lockBalances(trx, [{ userId, currency }]);
+  await setPending(trx, userId, currency, await capturableSum(trx, userId, currency));
+}
+
+async function recordUnrecognized(trx: Trx, pi: Stripe.PaymentIntent, ev: EventCtx): Promise<SyncOutcome> {
+  if (pi.metadata?.purpose === "wallet_top_up") {
+    // It claims to be ours but no top-up row exists: never credit on metadata alone.
+    throw new DomainError("unknown_top_up", `PaymentIntent ${pi.id} claims top-up ${pi.metadata.top_up_id ?? "?"} which does not exist`);
+  }
+  await insertUnrecognized(trx, {
+    id: newId("top"),
+    piId: pi.id,
+    amountMinor: pi.amount,
+    currency: pi.currency,
+    status: pi.status,
+    livemode: pi.livemode,
+    eventId: ev.eventId,
+  });
+  return "unrecognized";
+}

@@ -1,0 +1,31 @@
+import Router from "@koa/router";
+import Koa from "koa";
+import { requireUser } from "./auth.js";
+import type { AppDeps } from "./deps.js";
+import { errorMiddleware } from "./errors.js";
+import { rateLimit } from "./rate-limit.js";
+import { requestContext } from "./request-context.js";
+import { opsRoutes } from "./routes/ops.js";
+import { topUpRoutes } from "./routes/top-ups.js";
+import { walletRoutes } from "./routes/wallet.js";
+import { webhookRoutes } from "./routes/webhooks.js";
+
+/** Builds the Koa app without listening, so tests and the web entry point share it. */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: false });
+  app.use(requestContext(deps.logger, deps.metrics));
+  app.use(errorMiddleware);
+
+  const open = new Router();
+  opsRoutes(open, deps);
+  webhookRoutes(open, deps);
+  app.use(open.routes()).use(open.allowedMethods());
+
+  const user = new Router();
+  user.use("/v1", requireUser(deps.db, deps.config.AUTH_JWT_SECRET));
+  const limiter = rateLimit(deps.config.RATE_LIMIT_PER_MINUTE);
+  walletRoutes(user, deps);
+  topUpRoutes(user, deps, limiter);
+  app.use(user.routes()).use(user.allowedMethods());
+  return app;
+}

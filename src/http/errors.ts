@@ -1,0 +1,87 @@
+import type { Context, Next } from "koa";
+import { DomainError } from "../ledger/errors.js";
+
+/** The single code → HTTP status table. A code not listed is a 500: add it here. */
+const STATUS: Readonly<Record<string, number>> = {
+  bad_request: 400,
+  malformed_json: 400,
+  idempotency_key_missing: 400,
+  invalid_cursor: 400,
+  webhook_signature_missing: 400,
+  webhook_signature_invalid: 400,
+  webhook_timestamp_stale: 400,
+  webhook_malformed: 400,
+  webhook_livemode_mismatch: 400,
+  unsupported_media_type: 415,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  insufficient_funds: 409,
+  idempotency_request_in_flight: 409,
+  payouts_not_enabled: 409,
+  withdrawal_not_pending: 409,
+  body_too_large: 413,
+  unknown_field: 422,
+  field_required: 422,
+  invalid_field: 422,
+  amount_invalid_type: 422,
+  amount_not_integer: 422,
+  amount_not_positive: 422,
+  amount_too_large: 422,
+  amount_below_minimum: 422,
+  amount_above_maximum: 422,
+  amount_below_fee: 422,
+  currency_invalid: 422,
+  currency_unknown: 422,
+  currency_not_supported: 422,
+  currency_mismatch: 422,
+  idempotency_key_reused: 422,
+  rate_limited: 429,
+  stripe_rejected: 422,
+  stripe_error: 502,
+  stripe_unavailable: 503,
+  service_unavailable: 503,
+};
+
+export const statusForCode = (code: string): number => STATUS[code] ?? 500;
+
+export class HttpError extends DomainError {}
+
+export const httpError = (code: string, message: string, details: Record<string, unknown> = {}) =>
+  new HttpError(code, message, details);
+
+/** Turns any thrown error into SPEC's error body; unknown errors are logged and hidden. */
+export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) throw httpError("not_found", "no such route");
+  } catch (err) {
+    const requestId = ctx.state.requestId as string;
+    if (err instanceof DomainError && STATUS[err.code] !== undefined) {
+      ctx.status = statusForCode(err.code);
+      ctx.body = { error: { code: err.code, message: err.message, request_id: requestId, ...err.details } };
+      if (err.code === "rate_limited" && typeof err.details.retry_after_s === "number") {
+        ctx.set("Retry-After", String(err.details.retry_after_s));
+      }
+      return;
+    }
+    if (isDatabaseDown(err)) {
+      ctx.state.log?.error({ err }, "database unavailable");
+      ctx.status = 503;
+      ctx.body = { error: { code: "service_unavailable", message: "a dependency is unavailable, retry later", request_id: requestId } };
+      return;
+    }
+    ctx.state.log?.error({ err }, "unhandled error");
+    ctx.status = 500;
+    ctx.body = { error: { code: "internal_error", message: "internal error", request_id: requestId } };
+  }
+}
+
+/** Connection-level failures from pg/knex: the database is down or unreachable. */
+export function isDatabaseDown(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e.name === "KnexTimeoutError") return true;
+  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P03", "08006", "08001", "08003"].includes(e.code ?? "")) return true;
+  return /Connection terminated|connect ECONNREFUSED/i.test(e.message ?? "");
+}

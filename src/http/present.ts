@@ -1,0 +1,46 @@
+import type { BalanceRow } from "../db/stores/balances.js";
+import type { EntryRow } from "../db/stores/ledger-entries.js";
+import type { TopUpRow } from "../db/stores/top-ups.js";
+
+/** API shapes. Amounts stay integers of minor units; internal columns never leak. */
+export const presentBalance = (b: BalanceRow) => ({
+  currency: b.currency,
+  available_minor: b.available_minor,
+  pending_minor: b.pending_minor,
+  held_minor: b.held_minor,
+});
+
+export const ENTRY_ID_PREFIX = "le_";
+
+export const presentEntry = (e: EntryRow) => ({
+  id: `${ENTRY_ID_PREFIX}${e.id}`,
+  transaction_id: String(e.transaction_id),
+  account: e.account,
+  currency: e.currency,
+  amount_minor: e.amount_minor,
+  kind: e.kind,
+  source_id: e.source_id,
+  created_at: e.created_at.toISOString(),
+});
+
+export const presentTopUp = (t: TopUpRow) => ({
+  id: t.id,
+  payment_intent_id: t.payment_intent_id,
+  amount_minor: t.amount_minor,
+  currency: t.currency,
+  status: t.status,
+  amount_received_minor: t.amount_received_minor,
+  pending_minor: t.status === "requires_capture" ? t.amount_capturable_minor : 0,
+  refunded_minor: t.refunded_minor,
+  created_at: t.created_at.toISOString(),
+});
+
+/** The create response, with the client_secret the frontend needs to confirm the payment. */
+export const presentCreatedTopUp = (t: TopUpRow) => ({
+  id: t.id,
+  payment_intent_id: t.payment_intent_id,
+  client_secret: t.client_secret,
+  amount_minor: t.amount_minor,
+  currency: t.currency,
+  status: t.status,
+});

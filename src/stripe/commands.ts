@@ -1,0 +1,43 @@
+import type Stripe from "stripe";
+import { DomainError } from "../ledger/errors.js";
+
+/**
+ * Coffer's own commands, mapped from Stripe events. Workers switch over this
+ * union exhaustively, so a new command cannot be forgotten by a handler.
+ * Commands carry ids only: the handler fetches what Stripe says now.
+ */
+export type Command =
+  | { kind: "sync_payment_intent"; paymentIntentId: string }
+  | { kind: "none"; reason: string };
+
+export function toCommand(event: Stripe.Event): Command {
+  switch (event.type) {
+    case "payment_intent.succeeded":
+    case "payment_intent.payment_failed":
+    case "payment_intent.canceled":
+    case "payment_intent.amount_capturable_updated":
+    case "payment_intent.processing":
+    case "payment_intent.requires_action":
+      return { kind: "sync_payment_intent", paymentIntentId: objectId(event.data.object, "pi_") };
+    case "charge.succeeded":
+    case "charge.captured": {
+      const pi = event.data.object.payment_intent;
+      const piId = typeof pi === "string" ? pi : pi?.id;
+      if (!piId) return { kind: "none", reason: "charge without a PaymentIntent is not a wallet top-up" };
+      return { kind: "sync_payment_intent", paymentIntentId: piId };
+    }
+    default:
+      return { kind: "none", reason: `no handler for ${event.type}` };
+  }
+}
+
+function objectId(obj: { id?: unknown }, prefix: string): string {
+  if (typeof obj.id !== "string" || !obj.id.startsWith(prefix)) {
+    throw new DomainError("event_malformed", `event object id ${String(obj.id)} is not a ${prefix}… id`);
+  }
+  return obj.id;
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unhandled command ${JSON.stringify(x)}`);
+}
