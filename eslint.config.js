@@ -10,14 +10,32 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
-      "no-restricted-syntax": ["error", { selector: "TSEnumDeclaration", message: "Use `as const` objects or unions." }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "TSEnumDeclaration", message: "Use `as const` objects or unions." },
+      ],
     },
   },
   {
     // The ledger core is pure: no I/O libraries may reach it.
     files: ["src/ledger/**"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: ["knex", "pg", "koa", "bullmq", "ioredis", "stripe", "../db/*", "../http/*", "../queue/*"] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            "knex",
+            "pg",
+            "koa",
+            "bullmq",
+            "ioredis",
+            "stripe",
+            "../db/*",
+            "../http/*",
+            "../queue/*",
+          ],
+        },
+      ],
     },
   },
 );

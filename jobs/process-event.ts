@@ -43,7 +43,8 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
       const message = err instanceof Error ? err.message : String(err);
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       deps.metrics.jobFailures.inc({ queue, kind });
-      if (isDomainError(err) && err.code === "ledger_idempotency_conflict") deps.metrics.postingConflicts.inc();
+      if (isDomainError(err) && err.code === "ledger_idempotency_conflict")
+        deps.metrics.postingConflicts.inc();
       if (kind === "terminal" || lastAttempt) {
         await finishEvent(deps.db, eventId, "failed", message);
         // error level with alert=true: this event needs a human (replay after a fix, or accept).

@@ -16,10 +16,15 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
   const { config, logger } = rt;
   const connection = workerConnection(config.REDIS_URL);
   const producer = producerConnection(config.REDIS_URL);
-  for (const c of [connection, producer]) c.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  for (const c of [connection, producer])
+    c.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   connection.on("ready", () => void checkRedisPolicy(connection, logger));
 
-  const queues = createQueues(producer, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
+  const queues = createQueues(producer, {
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+  });
   const deps = { config, db: rt.db, stripe: rt.stripe, metrics: rt.metrics, log: logger };
   const workers = config.WORKER_QUEUES.map((name) => {
     const w = new Worker<EventJob>(name, eventProcessor(deps, name), {
@@ -56,7 +61,8 @@ async function checkRedisPolicy(redis: Redis, logger: Runtime["logger"]): Promis
   try {
     const reply = (await redis.config("GET", "maxmemory-policy")) as string[];
     const policy = reply[1];
-    if (policy !== "noeviction") logger.warn({ policy }, "Redis maxmemory-policy is not noeviction: jobs may be evicted");
+    if (policy !== "noeviction")
+      logger.warn({ policy }, "Redis maxmemory-policy is not noeviction: jobs may be evicted");
   } catch (err) {
     logger.warn({ err }, "could not read Redis maxmemory-policy");
   }

@@ -21,7 +21,10 @@ export interface SweeperOptions {
  * open; for each, the job is re-added unless BullMQ still has it pending.
  * Several workers sweeping at once is harmless: jobId = event id dedupes.
  */
-export function startSweeper(deps: { db: Db; queues: Queues; log: Logger; metrics: Metrics }, o: SweeperOptions): () => Promise<void> {
+export function startSweeper(
+  deps: { db: Db; queues: Queues; log: Logger; metrics: Metrics },
+  o: SweeperOptions,
+): () => Promise<void> {
   let running: Promise<void> | null = null;
   let ticks = 0;
   const tick = async () => {

@@ -30,7 +30,12 @@ const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" |
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const currencyList = z
   .string()
-  .transform((s) => s.split(",").map((c) => c.trim().toLowerCase()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(",")
+      .map((c) => c.trim().toLowerCase())
+      .filter(Boolean),
+  )
   .refine((cs) => cs.length > 0 && cs.every((c) => c in CURRENCIES), "must list known ISO 4217 codes");
 
 export const QUEUE_NAMES = [
@@ -52,22 +57,40 @@ const schema = z.object({
   STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z
     .string()
-    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
-    .refine((l) => l.length > 0 && l.every((x) => x.startsWith("whsec_")), "must be whsec_… (comma-separated to rotate)"),
+    .transform((s) =>
+      s
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (l) => l.length > 0 && l.every((x) => x.startsWith("whsec_")),
+      "must be whsec_… (comma-separated to rotate)",
+    ),
   STRIPE_WEBHOOK_TOLERANCE_S: int(300, 1),
   STRIPE_LIVEMODE: bool.default(false),
   STRIPE_API_BASE: z.string().url().optional(),
   STRIPE_TIMEOUT_MS: int(10_000, 100),
   AUTH_JWT_SECRET: z.string().min(16, "must be at least 16 characters"),
-  WITHDRAWAL_FEES: feesJson.prefault(JSON.stringify({ default: { fixed_minor: 25, bps: 100, min_minor: 500 } })),
+  WITHDRAWAL_FEES: feesJson.prefault(
+    JSON.stringify({ default: { fixed_minor: 25, bps: 100, min_minor: 500 } }),
+  ),
   WALLET_CURRENCIES: currencyList.prefault("usd,eur,gbp,jpy"),
   RATE_LIMIT_PER_MINUTE: int(60),
   RECONCILIATION_CRON: z.string().default("0 3 * * *"),
-  QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default("coffer"),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]+$/)
+    .default("coffer"),
   WORKER_QUEUES: z
     .string()
     .default(QUEUE_NAMES.join(","))
-    .transform((s) => s.split(",").map((q) => q.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((q) => q.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(QUEUE_NAMES)).min(1)),
   WORKER_CONCURRENCY: int(8, 1),
   JOB_ATTEMPTS: int(8, 1),
@@ -82,7 +105,9 @@ export type Config = z.infer<typeof schema> & { stripeOffline: boolean };
 /** Parses the environment; throws ConfigError listing every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (env.NODE_ENV === "production" && !env.STRIPE_SECRET_KEY) {
-    throw new ConfigError(["STRIPE_SECRET_KEY: required in production (offline stand-in mode is for development)"]);
+    throw new ConfigError([
+      "STRIPE_SECRET_KEY: required in production (offline stand-in mode is for development)",
+    ]);
   }
   const offline = !env.STRIPE_SECRET_KEY;
   // Offline (no Stripe key) runs against the in-repo stand-in, so dev secrets are allowed there only.

@@ -10,10 +10,28 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
   const r = [registry];
   return {
     registry,
-    webhooksReceived: new Counter({ name: "coffer_webhooks_received_total", help: "Verified webhook deliveries", labelNames: ["type"], registers: r }),
-    webhooksDuplicate: new Counter({ name: "coffer_webhooks_duplicate_total", help: "Deliveries of an event already stored", registers: r }),
-    webhooksRejected: new Counter({ name: "coffer_webhooks_rejected_total", help: "Refused webhook deliveries", labelNames: ["reason"], registers: r }),
-    webhooksUnenqueued: new Counter({ name: "coffer_webhooks_unenqueued_total", help: "Events stored while Redis refused the job; the sweeper enqueues them", registers: r }),
+    webhooksReceived: new Counter({
+      name: "coffer_webhooks_received_total",
+      help: "Verified webhook deliveries",
+      labelNames: ["type"],
+      registers: r,
+    }),
+    webhooksDuplicate: new Counter({
+      name: "coffer_webhooks_duplicate_total",
+      help: "Deliveries of an event already stored",
+      registers: r,
+    }),
+    webhooksRejected: new Counter({
+      name: "coffer_webhooks_rejected_total",
+      help: "Refused webhook deliveries",
+      labelNames: ["reason"],
+      registers: r,
+    }),
+    webhooksUnenqueued: new Counter({
+      name: "coffer_webhooks_unenqueued_total",
+      help: "Events stored while Redis refused the job; the sweeper enqueues them",
+      registers: r,
+    }),
     eventLag: new Histogram({
       name: "coffer_event_lag_seconds",
       help: "From Stripe's event.created to the event being applied",
@@ -28,12 +46,40 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     }),
-    jobFailures: new Counter({ name: "coffer_job_failures_total", help: "Job attempts that failed", labelNames: ["queue", "kind"], registers: r }),
-    postings: new Counter({ name: "coffer_postings_total", help: "Ledger postings applied", labelNames: ["kind"], registers: r }),
-    postingConflicts: new Counter({ name: "coffer_posting_key_conflicts_total", help: "Same posting key with different amounts", registers: r }),
-    sweeperEnqueued: new Counter({ name: "coffer_sweeper_enqueued_total", help: "Events the sweeper re-enqueued", registers: r }),
-    queueDepth: new Gauge({ name: "coffer_queue_depth", help: "Jobs per queue and state", labelNames: ["queue", "state"], registers: r }),
-    reconciliationDifference: new Gauge({ name: "coffer_reconciliation_difference_minor", help: "Stripe minus ledger, per currency", labelNames: ["currency"], registers: r }),
+    jobFailures: new Counter({
+      name: "coffer_job_failures_total",
+      help: "Job attempts that failed",
+      labelNames: ["queue", "kind"],
+      registers: r,
+    }),
+    postings: new Counter({
+      name: "coffer_postings_total",
+      help: "Ledger postings applied",
+      labelNames: ["kind"],
+      registers: r,
+    }),
+    postingConflicts: new Counter({
+      name: "coffer_posting_key_conflicts_total",
+      help: "Same posting key with different amounts",
+      registers: r,
+    }),
+    sweeperEnqueued: new Counter({
+      name: "coffer_sweeper_enqueued_total",
+      help: "Events the sweeper re-enqueued",
+      registers: r,
+    }),
+    queueDepth: new Gauge({
+      name: "coffer_queue_depth",
+      help: "Jobs per queue and state",
+      labelNames: ["queue", "state"],
+      registers: r,
+    }),
+    reconciliationDifference: new Gauge({
+      name: "coffer_reconciliation_difference_minor",
+      help: "Stripe minus ledger, per currency",
+      labelNames: ["currency"],
+      registers: r,
+    }),
     httpDuration: new Histogram({
       name: "coffer_http_request_duration_seconds",
       help: "HTTP request duration",

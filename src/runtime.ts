@@ -19,13 +19,23 @@ export interface Runtime {
 export function createRuntime(config: Config, name: string): Runtime {
   const logger = createLogger(config.LOG_LEVEL, name);
   const apiBase = config.STRIPE_API_BASE ?? (config.stripeOffline ? OFFLINE_STRIPE_API_BASE : undefined);
-  if (config.stripeOffline) logger.warn({ stripe_api_base: apiBase }, "no STRIPE_SECRET_KEY: running offline against the Stripe stand-in");
+  if (config.stripeOffline)
+    logger.warn(
+      { stripe_api_base: apiBase },
+      "no STRIPE_SECRET_KEY: running offline against the Stripe stand-in",
+    );
   const stripe = createStripeClient({
     secretKey: config.STRIPE_SECRET_KEY ?? "sk_test_offline_standin",
     timeoutMs: config.STRIPE_TIMEOUT_MS,
     ...(apiBase !== undefined && { apiBase }),
   });
-  return { config, logger, db: createDb(config.DATABASE_URL), stripe, metrics: createMetrics({ defaults: true }) };
+  return {
+    config,
+    logger,
+    db: createDb(config.DATABASE_URL),
+    stripe,
+    metrics: createMetrics({ defaults: true }),
+  };
 }
 
 /** Runs `stop` once on SIGTERM or SIGINT, then exits; a second signal exits at once. */

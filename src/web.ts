@@ -9,7 +9,11 @@ const config = loadConfigOrExit();
 const rt = createRuntime(config, "coffer-web");
 const redis = producerConnection(config.REDIS_URL);
 redis.on("error", (err) => rt.logger.warn({ err: err.message }, "redis connection error"));
-const queues = createQueues(redis, { prefix: config.QUEUE_PREFIX, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
+const queues = createQueues(redis, {
+  prefix: config.QUEUE_PREFIX,
+  attempts: config.JOB_ATTEMPTS,
+  backoffMs: config.JOB_BACKOFF_MS,
+});
 const app = createApp({ ...rt, queues, redisPing: () => redis.ping() });
 const server = app.listen(config.PORT, () => rt.logger.info({ port: config.PORT }, "web listening"));
 server.keepAliveTimeout = 65_000;

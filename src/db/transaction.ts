@@ -21,7 +21,11 @@ export interface TxOptions {
   onRetry?: (err: unknown, attempt: number) => void;
 }
 
-export async function withTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>, opts: TxOptions = {}): Promise<T> {
+export async function withTransaction<T>(
+  db: Db,
+  fn: (trx: Trx) => Promise<T>,
+  opts: TxOptions = {},
+): Promise<T> {
   const maxAttempts = opts.maxAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
     const hooks: Array<() => void | Promise<void>> = [];

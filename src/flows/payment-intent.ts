@@ -1,7 +1,14 @@
 import type Stripe from "stripe";
 import { lockBalances, setPending } from "../db/stores/balances.js";
 import { postPosting } from "../db/stores/ledger.js";
-import { capturableSum, insertUnrecognized, lockByPaymentIntent, PI_STATUS_RANK, updateTopUp, type TopUpRow } from "../db/stores/top-ups.js";
+import {
+  capturableSum,
+  insertUnrecognized,
+  lockByPaymentIntent,
+  PI_STATUS_RANK,
+  updateTopUp,
+  type TopUpRow,
+} from "../db/stores/top-ups.js";
 import { withTransaction, type Trx } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
 import { paymentCaptured, processingFee } from "../ledger/movements.js";
@@ -26,7 +33,9 @@ export type SyncOutcome = "credited" | "already_credited" | "pending" | "no_mone
  */
 export async function syncPaymentIntent(deps: FlowDeps, piId: string, ev: EventCtx): Promise<SyncOutcome> {
   // Fetched outside the transaction: no row lock is held across a network call.
-  const pi = await deps.stripe.paymentIntents.retrieve(piId, { expand: ["latest_charge.balance_transaction"] });
+  const pi = await deps.stripe.paymentIntents.retrieve(piId, {
+    expand: ["latest_charge.balance_transaction"],
+  });
   const posted: Posting[] = [];
   const outcome = await withTransaction(deps.db, async (trx) => {
     // Lock order: the payment row, then balance rows (inside postPosting / lockBalances).
@@ -40,7 +49,8 @@ export async function syncPaymentIntent(deps: FlowDeps, piId: string, ev: EventC
       const fee = feeOf(pi, currency);
       const first = await postPosting(trx, credit, { eventId: ev.eventId });
       if (first.applied) posted.push(credit);
-      if (fee.posting && (await postPosting(trx, fee.posting, { eventId: ev.eventId })).applied) posted.push(fee.posting);
+      if (fee.posting && (await postPosting(trx, fee.posting, { eventId: ev.eventId })).applied)
+        posted.push(fee.posting);
       await updateTopUp(trx, row.id, {
         status: "succeeded",
         amount_received_minor: pi.amount_received,
@@ -57,7 +67,12 @@ export async function syncPaymentIntent(deps: FlowDeps, piId: string, ev: EventC
     // Statuses only move forward: an older event cannot undo a capture or a cancel.
     if ((PI_STATUS_RANK[pi.status] ?? 0) < (PI_STATUS_RANK[row.status] ?? 0)) return "no_money";
     const capturable = pi.status === "requires_capture" ? pi.amount_capturable : 0;
-    await updateTopUp(trx, row.id, { status: pi.status, amount_capturable_minor: capturable, payment_intent_id: pi.id, event_id: ev.eventId });
+    await updateTopUp(trx, row.id, {
+      status: pi.status,
+      amount_capturable_minor: capturable,
+      payment_intent_id: pi.id,
+      event_id: ev.eventId,
+    });
     await refreshPending(trx, userId, currency);
     return pi.status === "requires_capture" ? "pending" : "no_money";
   });
@@ -72,14 +87,27 @@ function checkOwnership(row: TopUpRow, pi: Stripe.PaymentIntent): string {
   if (row.purpose !== "wallet_top_up" || !row.user_id) {
     throw new DomainError("payment_not_top_up", `PaymentIntent ${pi.id} is not a wallet top-up`);
   }
-  if (md.purpose !== "wallet_top_up" || md.user_id !== row.user_id || (md.top_up_id && md.top_up_id !== row.id)) {
-    throw new DomainError("payment_owner_mismatch", `PaymentIntent ${pi.id} metadata does not match top-up ${row.id}`);
+  if (
+    md.purpose !== "wallet_top_up" ||
+    md.user_id !== row.user_id ||
+    (md.top_up_id && md.top_up_id !== row.id)
+  ) {
+    throw new DomainError(
+      "payment_owner_mismatch",
+      `PaymentIntent ${pi.id} metadata does not match top-up ${row.id}`,
+    );
   }
   if (pi.currency !== row.currency) {
-    throw new DomainError("currency_mismatch", `PaymentIntent ${pi.id} is in ${pi.currency}, top-up ${row.id} in ${row.currency}`);
+    throw new DomainError(
+      "currency_mismatch",
+      `PaymentIntent ${pi.id} is in ${pi.currency}, top-up ${row.id} in ${row.currency}`,
+    );
   }
   if (pi.amount_received > row.amount_minor) {
-    throw new DomainError("payment_amount_mismatch", `PaymentIntent ${pi.id} received more than top-up ${row.id} asked for`);
+    throw new DomainError(
+      "payment_amount_mismatch",
+      `PaymentIntent ${pi.id} received more than top-up ${row.id} asked for`,
+    );
   }
   return row.user_id;
 }
@@ -94,15 +122,28 @@ interface FeeInfo {
 function feeOf(pi: Stripe.PaymentIntent, currency: Currency): FeeInfo {
   const charge = pi.latest_charge;
   if (!charge || typeof charge === "string") {
-    throw new DomainError("stripe_charge_not_ready", `PaymentIntent ${pi.id} has no expanded charge yet`, {}, false);
+    throw new DomainError(
+      "stripe_charge_not_ready",
+      `PaymentIntent ${pi.id} has no expanded charge yet`,
+      {},
+      false,
+    );
   }
   const txn = charge.balance_transaction;
   if (!txn || typeof txn === "string") {
     // Stripe attaches the balance transaction shortly after capture; retry with backoff.
-    throw new DomainError("stripe_balance_transaction_not_ready", `charge ${charge.id} has no balance transaction yet`, {}, false);
+    throw new DomainError(
+      "stripe_balance_transaction_not_ready",
+      `charge ${charge.id} has no balance transaction yet`,
+      {},
+      false,
+    );
   }
   if (txn.currency !== currency) {
-    throw new DomainError("settlement_currency_mismatch", `charge ${charge.id} settled in ${txn.currency}, not ${currency}`);
+    throw new DomainError(
+      "settlement_currency_mismatch",
+      `charge ${charge.id} settled in ${txn.currency}, not ${currency}`,
+    );
   }
   const posting = txn.fee > 0 ? processingFee(txn.id, { amountMinor: txn.fee, currency }) : null;
   return { posting, chargeId: charge.id, txnId: txn.id, feeMinor: txn.fee };
@@ -116,7 +157,10 @@ async function refreshPending(trx: Trx, userId: string, currency: string): Promi
 async function recordUnrecognized(trx: Trx, pi: Stripe.PaymentIntent, ev: EventCtx): Promise<SyncOutcome> {
   if (pi.metadata?.purpose === "wallet_top_up") {
     // It claims to be ours but no top-up row exists: never credit on metadata alone.
-    throw new DomainError("unknown_top_up", `PaymentIntent ${pi.id} claims top-up ${pi.metadata.top_up_id ?? "?"} which does not exist`);
+    throw new DomainError(
+      "unknown_top_up",
+      `PaymentIntent ${pi.id} claims top-up ${pi.metadata.top_up_id ?? "?"} which does not exist`,
+    );
   }
   await insertUnrecognized(trx, {
     id: newId("top"),

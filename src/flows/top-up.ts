@@ -34,7 +34,10 @@ export async function createTopUp(deps: FlowDeps, req: TopUpRequest): Promise<To
   );
   if (row.payment_intent_id) return row;
   if (row.amount_minor !== req.amountMinor || row.currency !== req.currency) {
-    throw new DomainError("idempotency_key_reused", "this Idempotency-Key was used with a different request body");
+    throw new DomainError(
+      "idempotency_key_reused",
+      "this Idempotency-Key was used with a different request body",
+    );
   }
 
   let pi: Stripe.PaymentIntent;
@@ -51,7 +54,11 @@ export async function createTopUp(deps: FlowDeps, req: TopUpRequest): Promise<To
   } catch (err) {
     throw await stripeFailure(deps, row, err);
   }
-  return attachPaymentIntent(deps.db, row.id, { id: pi.id, status: pi.status, clientSecret: pi.client_secret });
+  return attachPaymentIntent(deps.db, row.id, {
+    id: pi.id,
+    status: pi.status,
+    clientSecret: pi.client_secret,
+  });
 }
 
 async function stripeFailure(deps: FlowDeps, row: TopUpRow, err: unknown): Promise<Error> {
@@ -60,7 +67,10 @@ async function stripeFailure(deps: FlowDeps, row: TopUpRow, err: unknown): Promi
     // Stripe may or may not have acted; the row stays `creating` and a retry with the same key resolves it.
     deps.log.warn({ err, top_up_id: row.id }, "stripe unavailable while creating a PaymentIntent");
     const timeout = err instanceof Stripe.errors.StripeConnectionError;
-    return new DomainError(timeout ? "stripe_unavailable" : "stripe_error", "Stripe did not answer; retry with the same Idempotency-Key");
+    return new DomainError(
+      timeout ? "stripe_unavailable" : "stripe_error",
+      "Stripe did not answer; retry with the same Idempotency-Key",
+    );
   }
   await updateTopUp(deps.db, row.id, { status: "failed" });
   const message = err instanceof Error ? err.message : "Stripe refused the payment";

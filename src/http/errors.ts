@@ -68,7 +68,13 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
     if (isDatabaseDown(err)) {
       ctx.state.log?.error({ err }, "database unavailable");
       ctx.status = 503;
-      ctx.body = { error: { code: "service_unavailable", message: "a dependency is unavailable, retry later", request_id: requestId } };
+      ctx.body = {
+        error: {
+          code: "service_unavailable",
+          message: "a dependency is unavailable, retry later",
+          request_id: requestId,
+        },
+      };
       return;
     }
     ctx.state.log?.error({ err }, "unhandled error");
@@ -82,6 +88,19 @@ export function isDatabaseDown(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
   const e = err as { code?: string; name?: string; message?: string };
   if (e.name === "KnexTimeoutError") return true;
-  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P03", "08006", "08001", "08003"].includes(e.code ?? "")) return true;
+  if (
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+      "EPIPE",
+      "57P01",
+      "57P03",
+      "08006",
+      "08001",
+      "08003",
+    ].includes(e.code ?? "")
+  )
+    return true;
   return /Connection terminated|connect ECONNREFUSED/i.test(e.message ?? "");
 }

@@ -41,10 +41,16 @@ export async function idempotent(
   const existing = await claimKey(db, { ...k, requestHash, staleMs: IN_FLIGHT_STALE_MS });
   if (existing) {
     if (existing.request_hash !== requestHash) {
-      throw httpError("idempotency_key_reused", "this Idempotency-Key was used with a different request body");
+      throw httpError(
+        "idempotency_key_reused",
+        "this Idempotency-Key was used with a different request body",
+      );
     }
     if (existing.state === "in_flight") {
-      throw httpError("idempotency_request_in_flight", "a request with this Idempotency-Key is still being processed");
+      throw httpError(
+        "idempotency_request_in_flight",
+        "a request with this Idempotency-Key is still being processed",
+      );
     }
     ctx.status = existing.response_status ?? 200;
     ctx.body = existing.response_body;
@@ -55,7 +61,9 @@ export async function idempotent(
   try {
     result = await fn();
   } catch (err) {
-    await releaseKey(db, k).catch((e: unknown) => ctx.state.log.error({ err: e }, "could not release idempotency key"));
+    await releaseKey(db, k).catch((e: unknown) =>
+      ctx.state.log.error({ err: e }, "could not release idempotency key"),
+    );
     throw err;
   }
   await completeKey(db, k, result.status, result.body);

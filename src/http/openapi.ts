@@ -5,61 +5,128 @@
  */
 const error = { $ref: "#/components/responses/Error" };
 const money = {
-  amount_minor: { type: "integer", minimum: 1, maximum: 9007199254740991, description: "Positive integer of minor units" },
+  amount_minor: {
+    type: "integer",
+    minimum: 1,
+    maximum: 9007199254740991,
+    description: "Positive integer of minor units",
+  },
   currency: { type: "string", pattern: "^[a-z]{3}$", description: "Lowercase ISO 4217 code" },
 };
 const page = [
   { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 10 } },
-  { name: "starting_after", in: "query", schema: { type: "string" }, description: "Id of the last object of the previous page" },
+  {
+    name: "starting_after",
+    in: "query",
+    schema: { type: "string" },
+    description: "Id of the last object of the previous page",
+  },
 ];
-const idemKey = { name: "Idempotency-Key", in: "header", required: true, schema: { type: "string", maxLength: 255 } };
+const idemKey = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: true,
+  schema: { type: "string", maxLength: 255 },
+};
 const list = (item: string) => ({
   type: "object",
   required: ["data", "has_more"],
-  properties: { data: { type: "array", items: { $ref: `#/components/schemas/${item}` } }, has_more: { type: "boolean" } },
+  properties: {
+    data: { type: "array", items: { $ref: `#/components/schemas/${item}` } },
+    has_more: { type: "boolean" },
+  },
 });
-const ok = (schema: object, description = "OK") => ({ description, content: { "application/json": { schema } } });
+const ok = (schema: object, description = "OK") => ({
+  description,
+  content: { "application/json": { schema } },
+});
 const user = { security: [{ bearer: [] }] };
 
 export const OPENAPI = {
   openapi: "3.1.0",
-  info: { title: "Coffer", version: "0.1.0", description: "Stripe-backed multi-currency wallets on a double-entry ledger. Amounts are integers of minor units." },
+  info: {
+    title: "Coffer",
+    version: "0.1.0",
+    description:
+      "Stripe-backed multi-currency wallets on a double-entry ledger. Amounts are integers of minor units.",
+  },
   paths: {
     "/webhooks/stripe": {
       post: {
-        summary: "Stripe webhook endpoint: verifies the signature over the raw body, stores the event, enqueues it, answers 200",
+        summary:
+          "Stripe webhook endpoint: verifies the signature over the raw body, stores the event, enqueues it, answers 200",
         parameters: [{ name: "Stripe-Signature", in: "header", required: true, schema: { type: "string" } }],
         requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
-        responses: { "200": ok({ type: "object", properties: { received: { type: "boolean" }, duplicate: { type: "boolean" } } }), "400": error, "413": error, "503": error },
+        responses: {
+          "200": ok({
+            type: "object",
+            properties: { received: { type: "boolean" }, duplicate: { type: "boolean" } },
+          }),
+          "400": error,
+          "413": error,
+          "503": error,
+        },
       },
     },
     "/v1/wallet": {
       get: {
         ...user,
         summary: "The caller's balances; answers If-None-Match with 304",
-        responses: { "200": ok({ $ref: "#/components/schemas/Wallet" }), "304": { description: "Not modified" }, "401": error },
+        responses: {
+          "200": ok({ $ref: "#/components/schemas/Wallet" }),
+          "304": { description: "Not modified" },
+          "401": error,
+        },
       },
     },
     "/v1/wallet/ledger": {
       get: {
         ...user,
         summary: "The caller's ledger entries, newest first",
-        parameters: [...page, { name: "currency", in: "query", schema: { type: "string" } }, { name: "account", in: "query", schema: { enum: ["available", "held"] } }],
+        parameters: [
+          ...page,
+          { name: "currency", in: "query", schema: { type: "string" } },
+          { name: "account", in: "query", schema: { enum: ["available", "held"] } },
+        ],
         responses: { "200": ok(list("LedgerEntry")), "400": error, "401": error },
       },
     },
     "/v1/wallet/top-ups": {
       post: {
         ...user,
-        summary: "Start a top-up: creates a Stripe PaymentIntent; the wallet is credited when Stripe reports the payment",
+        summary:
+          "Start a top-up: creates a Stripe PaymentIntent; the wallet is credited when Stripe reports the payment",
         parameters: [idemKey],
         requestBody: {
           required: true,
-          content: { "application/json": { schema: { type: "object", additionalProperties: false, required: ["amount_minor", "currency"], properties: money } } },
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                additionalProperties: false,
+                required: ["amount_minor", "currency"],
+                properties: money,
+              },
+            },
+          },
         },
-        responses: { "201": ok({ $ref: "#/components/schemas/CreatedTopUp" }, "Created"), "400": error, "401": error, "409": error, "422": error, "429": error, "502": error, "503": error },
+        responses: {
+          "201": ok({ $ref: "#/components/schemas/CreatedTopUp" }, "Created"),
+          "400": error,
+          "401": error,
+          "409": error,
+          "422": error,
+          "429": error,
+          "502": error,
+          "503": error,
+        },
       },
-      get: { ...user, summary: "The caller's top-ups, newest first", parameters: page, responses: { "200": ok(list("TopUp")), "401": error } },
+      get: {
+        ...user,
+        summary: "The caller's top-ups, newest first",
+        parameters: page,
+        responses: { "200": ok(list("TopUp")), "401": error },
+      },
     },
     "/v1/wallet/top-ups/{id}": {
       get: {
@@ -70,12 +137,25 @@ export const OPENAPI = {
       },
     },
     "/healthz": { get: { summary: "Liveness", responses: { "200": ok({ type: "object" }) } } },
-    "/readyz": { get: { summary: "Readiness: Postgres and Redis reachable", responses: { "200": ok({ type: "object" }), "503": ok({ type: "object" }, "Not ready") } } },
-    "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text/plain exposition" } } } },
+    "/readyz": {
+      get: {
+        summary: "Readiness: Postgres and Redis reachable",
+        responses: { "200": ok({ type: "object" }), "503": ok({ type: "object" }, "Not ready") },
+      },
+    },
+    "/metrics": {
+      get: { summary: "Prometheus metrics", responses: { "200": { description: "text/plain exposition" } } },
+    },
     "/openapi.json": { get: { summary: "This document", responses: { "200": ok({ type: "object" }) } } },
   },
   components: {
-    securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT (HS256; sub, exp; role=admin for admins)" } },
+    securitySchemes: {
+      bearer: {
+        type: "http",
+        scheme: "bearer",
+        bearerFormat: "JWT (HS256; sub, exp; role=admin for admins)",
+      },
+    },
     responses: {
       Error: {
         description: "Error",
@@ -84,7 +164,17 @@ export const OPENAPI = {
             schema: {
               type: "object",
               required: ["error"],
-              properties: { error: { type: "object", required: ["code", "message", "request_id"], properties: { code: { type: "string" }, message: { type: "string" }, request_id: { type: "string" } } } },
+              properties: {
+                error: {
+                  type: "object",
+                  required: ["code", "message", "request_id"],
+                  properties: {
+                    code: { type: "string" },
+                    message: { type: "string" },
+                    request_id: { type: "string" },
+                  },
+                },
+              },
             },
           },
         },
@@ -99,7 +189,12 @@ export const OPENAPI = {
             type: "array",
             items: {
               type: "object",
-              properties: { currency: money.currency, available_minor: { type: "integer" }, pending_minor: { type: "integer" }, held_minor: { type: "integer" } },
+              properties: {
+                currency: money.currency,
+                available_minor: { type: "integer" },
+                pending_minor: { type: "integer" },
+                held_minor: { type: "integer" },
+              },
             },
           },
         },

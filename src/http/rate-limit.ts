@@ -20,7 +20,9 @@ export function rateLimit(perMinute: number) {
         windows.set(key, w);
       }
       if (++w.count > perMinute) {
-        throw httpError("rate_limited", "too many requests, slow down", { retry_after_s: Math.ceil((w.start + 60_000 - now) / 1000) });
+        throw httpError("rate_limited", "too many requests, slow down", {
+          retry_after_s: Math.ceil((w.start + 60_000 - now) / 1000),
+        });
       }
     }
     await next();

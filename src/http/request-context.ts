@@ -12,7 +12,9 @@ export function requestContext(logger: Logger, metrics: Metrics) {
   return async (ctx: Context, next: Next) => {
     const started = process.hrtime.bigint();
     const incoming = ctx.get("x-request-id");
-    const requestId = /^[A-Za-z0-9_-]{8,64}$/.test(incoming) ? incoming : `req_${randomUUID().replaceAll("-", "")}`;
+    const requestId = /^[A-Za-z0-9_-]{8,64}$/.test(incoming)
+      ? incoming
+      : `req_${randomUUID().replaceAll("-", "")}`;
     ctx.state.requestId = requestId;
     ctx.state.log = logger.child({ request_id: requestId });
     ctx.set("Request-Id", requestId);
@@ -21,7 +23,10 @@ export function requestContext(logger: Logger, metrics: Metrics) {
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? "unmatched";
-      metrics.httpDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+      metrics.httpDuration.observe(
+        { method: ctx.method, route: String(route), status: String(ctx.status) },
+        seconds,
+      );
       const line = { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) };
       if (ctx.status >= 500) ctx.state.log.error(line, "request");
       else ctx.state.log.debug(line, "request");

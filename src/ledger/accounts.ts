@@ -1,6 +1,10 @@
 import type { Account, PlatformAccountName, UserBucket } from "./types.js";
 
-export const userAccount = (userId: string, bucket: UserBucket): Account => ({ type: "user", userId, bucket });
+export const userAccount = (userId: string, bucket: UserBucket): Account => ({
+  type: "user",
+  userId,
+  bucket,
+});
 export const platformAccount = (name: PlatformAccountName): Account => ({ type: "platform", name });
 
 export const available = (userId: string) => userAccount(userId, "available");

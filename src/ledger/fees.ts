@@ -26,6 +26,9 @@ export function quoteWithdrawal(amountMinor: number, rule: FeeRule): WithdrawalQ
   const pct = (product + 9_999n) / 10_000n; // ceil for non-negative integers
   const fee = BigInt(rule.fixed_minor) + pct;
   const net = BigInt(amountMinor) - fee;
-  if (net <= 0n) throw new DomainError("amount_below_fee", "the fee would take the whole amount", { fee_minor: Number(fee) });
+  if (net <= 0n)
+    throw new DomainError("amount_below_fee", "the fee would take the whole amount", {
+      fee_minor: Number(fee),
+    });
   return { amountMinor, feeMinor: Number(fee), netMinor: Number(net) };
 }

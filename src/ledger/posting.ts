@@ -58,7 +58,9 @@ export function touchedUserBalances(entries: readonly Entry[]): Array<{ userId: 
 }
 
 /** Net change per user bucket, used to update the balance cache in the same transaction. */
-export function userDeltas(entries: readonly Entry[]): Map<string, { userId: string; currency: string; available: number; held: number }> {
+export function userDeltas(
+  entries: readonly Entry[],
+): Map<string, { userId: string; currency: string; available: number; held: number }> {
   const out = new Map<string, { userId: string; currency: string; available: number; held: number }>();
   for (const e of entries) {
     if (e.account.type !== "user") continue;

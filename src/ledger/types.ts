@@ -20,7 +20,13 @@ import type { Currency } from "../money/currencies.js";
 export const USER_BUCKETS = ["available", "held"] as const;
 export type UserBucket = (typeof USER_BUCKETS)[number];
 
-export const PLATFORM_ACCOUNTS = ["stripe", "stripe_fees", "fee_revenue", "dispute_reserve", "opening_balance"] as const;
+export const PLATFORM_ACCOUNTS = [
+  "stripe",
+  "stripe_fees",
+  "fee_revenue",
+  "dispute_reserve",
+  "opening_balance",
+] as const;
 export type PlatformAccountName = (typeof PLATFORM_ACCOUNTS)[number];
 
 export type Account =

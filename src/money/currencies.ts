@@ -67,7 +67,9 @@ export function currencyInfo(code: Currency): CurrencyInfo {
 export function formatMinor(amountMinor: number, currency: Currency): string {
   const { exponent } = currencyInfo(currency);
   const neg = amountMinor < 0;
-  const digits = Math.abs(amountMinor).toString().padStart(exponent + 1, "0");
+  const digits = Math.abs(amountMinor)
+    .toString()
+    .padStart(exponent + 1, "0");
   const whole = exponent === 0 ? digits : digits.slice(0, -exponent);
   const frac = exponent === 0 ? "" : `.${digits.slice(-exponent)}`;
   return `${neg ? "-" : ""}${whole}${frac}`;

@@ -8,10 +8,18 @@ const ADD_TIMEOUT_MS = 1_500;
  * Adds the job for an event with `jobId` = event id, so BullMQ itself dedupes
  * concurrent deliveries of one event while the job is kept.
  */
-export async function enqueueEvent(queues: Queues, queue: QueueName, eventId: string, type: string): Promise<void> {
+export async function enqueueEvent(
+  queues: Queues,
+  queue: QueueName,
+  eventId: string,
+  type: string,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`enqueue timed out after ${ADD_TIMEOUT_MS} ms`)), ADD_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`enqueue timed out after ${ADD_TIMEOUT_MS} ms`)),
+      ADD_TIMEOUT_MS,
+    );
   });
   try {
     await Promise.race([queues[queue].add(type, { eventId }, { jobId: eventId }), timeout]);
@@ -25,7 +33,12 @@ export async function enqueueEvent(queues: Queues, queue: QueueName, eventId: st
  * state would swallow a plain `add`, so it is retried (failed) or removed first
  * (completed); a job still waiting, delayed or active is left alone.
  */
-export async function ensureEventJob(queues: Queues, queue: QueueName, eventId: string, type: string): Promise<"added" | "retried" | "present"> {
+export async function ensureEventJob(
+  queues: Queues,
+  queue: QueueName,
+  eventId: string,
+  type: string,
+): Promise<"added" | "retried" | "present"> {
   const q = queues[queue];
   const job = await q.getJob(eventId);
   if (job) {

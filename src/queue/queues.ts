@@ -26,7 +26,11 @@ export function jobOptions(s: QueueSettings): JobsOptions {
 
 export function createQueues(connection: Redis, s: QueueSettings): Queues {
   const entries = QUEUE_NAMES.map(
-    (name) => [name, new Queue<EventJob>(name, { connection, prefix: s.prefix, defaultJobOptions: jobOptions(s) })] as const,
+    (name) =>
+      [
+        name,
+        new Queue<EventJob>(name, { connection, prefix: s.prefix, defaultJobOptions: jobOptions(s) }),
+      ] as const,
   );
   return Object.fromEntries(entries) as Queues;
 }

@@ -7,8 +7,7 @@ import { DomainError } from "../ledger/errors.js";
  * Commands carry ids only: the handler fetches what Stripe says now.
  */
 export type Command =
-  | { kind: "sync_payment_intent"; paymentIntentId: string }
-  | { kind: "none"; reason: string };
+  { kind: "sync_payment_intent"; paymentIntentId: string } | { kind: "none"; reason: string };
 
 export function toCommand(event: Stripe.Event): Command {
   switch (event.type) {

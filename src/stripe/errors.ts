@@ -9,7 +9,8 @@ export type StripeFailure = "missing" | "transient" | "invalid" | "idempotency";
  */
 export function classifyStripeError(err: unknown): StripeFailure | null {
   if (!(err instanceof Stripe.errors.StripeError)) return null;
-  if (err instanceof Stripe.errors.StripeConnectionError || err instanceof Stripe.errors.StripeAPIError) return "transient";
+  if (err instanceof Stripe.errors.StripeConnectionError || err instanceof Stripe.errors.StripeAPIError)
+    return "transient";
   if (err instanceof Stripe.errors.StripeRateLimitError) return "transient";
   if (err instanceof Stripe.errors.StripeIdempotencyError) return "idempotency";
   const status = err.statusCode ?? 0;

@@ -9,7 +9,12 @@ export type Verified = { ok: true; event: Stripe.Event } | { ok: false; reason: 
  * rotate without downtime) within the timestamp tolerance. The SDK checks the
  * HMAC over the exact bytes received and the age of the `t=` timestamp.
  */
-export function verifyWebhook(raw: Buffer, header: string | undefined, secrets: readonly string[], toleranceS: number): Verified {
+export function verifyWebhook(
+  raw: Buffer,
+  header: string | undefined,
+  secrets: readonly string[],
+  toleranceS: number,
+): Verified {
   if (!header) return { ok: false, reason: "missing_signature" };
   let reason: VerifyFailure = "bad_signature";
   for (const secret of secrets) {

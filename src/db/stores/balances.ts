@@ -59,7 +59,12 @@ export async function applyBalanceDelta(
   );
 }
 
-export async function setPending(trx: Tx, userId: string, currency: string, pendingMinor: number): Promise<void> {
+export async function setPending(
+  trx: Tx,
+  userId: string,
+  currency: string,
+  pendingMinor: number,
+): Promise<void> {
   await trx.raw(
     `UPDATE user_wallet_balances SET pending_minor = ?, version = version + 1, updated_at = now()
       WHERE user_id = ? AND currency = ? AND pending_minor <> ?`,

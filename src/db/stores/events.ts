@@ -1,6 +1,13 @@
 import type { Tx } from "../knex.js";
 
-export const EVENT_STATUSES = ["received", "enqueued", "processing", "processed", "failed", "ignored"] as const;
+export const EVENT_STATUSES = [
+  "received",
+  "enqueued",
+  "processing",
+  "processed",
+  "failed",
+  "ignored",
+] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly EventStatus[] = ["processed", "failed", "ignored"];
 
@@ -69,7 +76,12 @@ export async function startProcessing(trx: Tx, id: string): Promise<EventRow | n
   return rows[0] ?? null;
 }
 
-export async function finishEvent(trx: Tx, id: string, outcome: "processed" | "failed", lastError: string | null): Promise<void> {
+export async function finishEvent(
+  trx: Tx,
+  id: string,
+  outcome: "processed" | "failed",
+  lastError: string | null,
+): Promise<void> {
   await trx("stripe_webhook_events")
     .where({ id })
     .whereNotIn("status", TERMINAL_STATUSES)
@@ -78,11 +90,17 @@ export async function finishEvent(trx: Tx, id: string, outcome: "processed" | "f
 
 /** A transient failure with retries left: the job will run again, so the event stays open. */
 export async function noteRetry(trx: Tx, id: string, error: string): Promise<void> {
-  await trx("stripe_webhook_events").where({ id, status: "processing" }).update({ status: "enqueued", last_error: error });
+  await trx("stripe_webhook_events")
+    .where({ id, status: "processing" })
+    .update({ status: "enqueued", last_error: error });
 }
 
 /** Open events whose last enqueue is older than the threshold: the sweeper's work list. */
-export async function findStaleOpenEvents(trx: Tx, olderThanMs: number, limit: number): Promise<Array<{ id: string; type: string }>> {
+export async function findStaleOpenEvents(
+  trx: Tx,
+  olderThanMs: number,
+  limit: number,
+): Promise<Array<{ id: string; type: string }>> {
   const { rows } = await trx.raw<{ rows: Array<{ id: string; type: string }> }>(
     `SELECT id, type FROM stripe_webhook_events
       WHERE status IN ('received', 'enqueued', 'processing')
@@ -98,5 +116,8 @@ export async function touchEnqueued(trx: Tx, ids: string[]): Promise<void> {
   await trx("stripe_webhook_events")
     .whereIn("id", ids)
     .whereIn("status", ["received", "enqueued", "processing"])
-    .update({ enqueued_at: trx.fn.now(), status: trx.raw(`CASE WHEN status = 'received' THEN 'enqueued' ELSE status END`) });
+    .update({
+      enqueued_at: trx.fn.now(),
+      status: trx.raw(`CASE WHEN status = 'received' THEN 'enqueued' ELSE status END`),
+    });
 }

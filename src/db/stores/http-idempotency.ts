@@ -31,12 +31,29 @@ export async function claimKey(
     [k.userId, k.route, k.key, k.requestHash, k.staleMs],
   );
   if (rows.length === 1) return null;
-  const existing = await trx<IdemRow>("http_idempotency_keys").where({ user_id: k.userId, route: k.route, key: k.key }).first();
+  const existing = await trx<IdemRow>("http_idempotency_keys")
+    .where({ user_id: k.userId, route: k.route, key: k.key })
+    .first();
   // Deleted between our insert and select (the first request failed): report as in flight; the client retries.
-  return existing ?? { ...k, user_id: k.userId, request_hash: k.requestHash, state: "in_flight", response_status: null, response_body: null, created_at: new Date() };
+  return (
+    existing ?? {
+      ...k,
+      user_id: k.userId,
+      request_hash: k.requestHash,
+      state: "in_flight",
+      response_status: null,
+      response_body: null,
+      created_at: new Date(),
+    }
+  );
 }
 
-export async function completeKey(trx: Tx, k: { userId: string; route: string; key: string }, status: number, body: unknown): Promise<void> {
+export async function completeKey(
+  trx: Tx,
+  k: { userId: string; route: string; key: string },
+  status: number,
+  body: unknown,
+): Promise<void> {
   await trx("http_idempotency_keys")
     .where({ user_id: k.userId, route: k.route, key: k.key })
     .update({ state: "done", response_status: status, response_body: JSON.stringify(body) });
@@ -44,7 +61,9 @@ export async function completeKey(trx: Tx, k: { userId: string; route: string; k
 
 /** A request that failed releases its key, so the client can retry it with the same key. */
 export async function releaseKey(trx: Tx, k: { userId: string; route: string; key: string }): Promise<void> {
-  await trx("http_idempotency_keys").where({ user_id: k.userId, route: k.route, key: k.key, state: "in_flight" }).delete();
+  await trx("http_idempotency_keys")
+    .where({ user_id: k.userId, route: k.route, key: k.key, state: "in_flight" })
+    .delete();
 }
 
 /** Keys are kept at least 24 h (SPEC); the sweeper deletes older ones. */

@@ -30,7 +30,11 @@ export interface PostResult {
  * 4. `ON CONFLICT DO NOTHING` on the key still guards postings with no user
  *    account (fees), where no balance lock serializes the two writers.
  */
-export async function postPosting(trx: Tx, posting: Posting, ctx: { eventId?: string } = {}): Promise<PostResult> {
+export async function postPosting(
+  trx: Tx,
+  posting: Posting,
+  ctx: { eventId?: string } = {},
+): Promise<PostResult> {
   const entries = toEntries(posting);
   const hash = postingHash(posting, entries);
   const locked = await lockBalances(trx, touchedUserBalances(entries));
@@ -87,9 +91,13 @@ async function findByKey(trx: Tx, key: string): Promise<KeyRow | undefined> {
 
 function sameOrConflict(posting: Posting, hash: string, row: KeyRow): PostResult {
   if (row.input_hash !== hash) {
-    throw new DomainError("ledger_idempotency_conflict", `posting ${posting.key} was already made with other amounts`, {
-      key: posting.key,
-    });
+    throw new DomainError(
+      "ledger_idempotency_conflict",
+      `posting ${posting.key} was already made with other amounts`,
+      {
+        key: posting.key,
+      },
+    );
   }
   return { transactionId: row.id, applied: false };
 }

@@ -45,7 +45,14 @@ export const PI_STATUS_RANK: Readonly<Record<string, number>> = {
 
 export async function insertCreating(
   trx: Tx,
-  r: { id: string; userId: string; idempotencyKey: string; amountMinor: number; currency: string; livemode: boolean },
+  r: {
+    id: string;
+    userId: string;
+    idempotencyKey: string;
+    amountMinor: number;
+    currency: string;
+    livemode: boolean;
+  },
 ): Promise<TopUpRow> {
   const { rows } = await trx.raw<{ rows: TopUpRow[] }>(
     `INSERT INTO payment_transactions (id, user_id, purpose, idempotency_key, amount_minor, currency, status, livemode)
@@ -94,15 +101,33 @@ export async function listTopUps(
 }
 
 /** Locks the row a PaymentIntent belongs to, found by its id or (before the id was attached) by our top-up id. */
-export async function lockByPaymentIntent(trx: Tx, piId: string, topUpId: string | undefined): Promise<TopUpRow | undefined> {
-  const byPi = await trx<TopUpRow>("payment_transactions").where({ payment_intent_id: piId }).forUpdate().first();
+export async function lockByPaymentIntent(
+  trx: Tx,
+  piId: string,
+  topUpId: string | undefined,
+): Promise<TopUpRow | undefined> {
+  const byPi = await trx<TopUpRow>("payment_transactions")
+    .where({ payment_intent_id: piId })
+    .forUpdate()
+    .first();
   if (byPi || !topUpId) return byPi;
-  return trx<TopUpRow>("payment_transactions").where({ id: topUpId, purpose: "wallet_top_up" }).forUpdate().first();
+  return trx<TopUpRow>("payment_transactions")
+    .where({ id: topUpId, purpose: "wallet_top_up" })
+    .forUpdate()
+    .first();
 }
 
 export async function insertUnrecognized(
   trx: Tx,
-  r: { id: string; piId: string; amountMinor: number; currency: string; status: string; livemode: boolean; eventId: string },
+  r: {
+    id: string;
+    piId: string;
+    amountMinor: number;
+    currency: string;
+    status: string;
+    livemode: boolean;
+    eventId: string;
+  },
 ): Promise<void> {
   await trx.raw(
     `INSERT INTO payment_transactions (id, purpose, payment_intent_id, amount_minor, currency, status, livemode, event_id)

@@ -9,7 +9,10 @@ export function opsRoutes(router: Router, deps: AppDeps): void {
   });
 
   router.get("/readyz", async (ctx) => {
-    const [db, redis] = await Promise.allSettled([deps.db.raw("select 1"), withTimeout(deps.redisPing(), 1_000)]);
+    const [db, redis] = await Promise.allSettled([
+      deps.db.raw("select 1"),
+      withTimeout(deps.redisPing(), 1_000),
+    ]);
     const checks = { postgres: db.status === "fulfilled", redis: redis.status === "fulfilled" };
     // Webhooks still work without Redis (the sweeper catches up), but a process that
     // cannot reach either dependency should not receive traffic.

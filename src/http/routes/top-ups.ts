@@ -10,8 +10,18 @@ import { presentCreatedTopUp, presentTopUp } from "../present.js";
 import type { Context, Next } from "koa";
 import { amountMinor, objectWithOnly, pageParams, walletCurrency, withinChargeLimits } from "../validate.js";
 
-export function topUpRoutes(router: Router, deps: AppDeps, limiter: (ctx: Context, next: Next) => Promise<void>): void {
-  const flowDeps = { config: deps.config, db: deps.db, stripe: deps.stripe, metrics: deps.metrics, log: deps.logger };
+export function topUpRoutes(
+  router: Router,
+  deps: AppDeps,
+  limiter: (ctx: Context, next: Next) => Promise<void>,
+): void {
+  const flowDeps = {
+    config: deps.config,
+    db: deps.db,
+    stripe: deps.stripe,
+    metrics: deps.metrics,
+    log: deps.logger,
+  };
 
   router.post("/v1/wallet/top-ups", limiter, async (ctx) => {
     const { userId } = callerOf(ctx);
@@ -21,10 +31,20 @@ export function topUpRoutes(router: Router, deps: AppDeps, limiter: (ctx: Contex
     const amount = amountMinor(body.amount_minor);
     const currency = walletCurrency(body.currency, deps.config.WALLET_CURRENCIES);
     withinChargeLimits(amount, currency);
-    await idempotent(ctx, deps.db, "POST /v1/wallet/top-ups", key, { amount_minor: amount, currency }, async () => {
-      const row = await createTopUp({ ...flowDeps, log: ctx.state.log }, { userId, idempotencyKey: key, amountMinor: amount, currency });
-      return { status: 201, body: presentCreatedTopUp(row) };
-    });
+    await idempotent(
+      ctx,
+      deps.db,
+      "POST /v1/wallet/top-ups",
+      key,
+      { amount_minor: amount, currency },
+      async () => {
+        const row = await createTopUp(
+          { ...flowDeps, log: ctx.state.log },
+          { userId, idempotencyKey: key, amountMinor: amount, currency },
+        );
+        return { status: 201, body: presentCreatedTopUp(row) };
+      },
+    );
   });
 
   router.get("/v1/wallet/top-ups", async (ctx) => {

@@ -33,18 +33,29 @@ export function webhookRoutes(router: Router, deps: AppDeps): void {
       metrics.webhooksRejected.inc({ reason: "too_large" });
       throw err;
     }
-    const verified = verifyWebhook(raw, ctx.get("stripe-signature") || undefined, config.STRIPE_WEBHOOK_SECRET, config.STRIPE_WEBHOOK_TOLERANCE_S);
+    const verified = verifyWebhook(
+      raw,
+      ctx.get("stripe-signature") || undefined,
+      config.STRIPE_WEBHOOK_SECRET,
+      config.STRIPE_WEBHOOK_TOLERANCE_S,
+    );
     if (!verified.ok) {
       metrics.webhooksRejected.inc({ reason: verified.reason });
       ctx.state.log.warn({ reason: verified.reason }, "webhook rejected");
-      throw httpError(REJECT_CODE[verified.reason], `webhook refused: ${verified.reason.replaceAll("_", " ")}`);
+      throw httpError(
+        REJECT_CODE[verified.reason],
+        `webhook refused: ${verified.reason.replaceAll("_", " ")}`,
+      );
     }
     const event = verified.event;
     const log = ctx.state.log.child({ event_id: event.id, event_type: event.type });
     if (event.livemode !== config.STRIPE_LIVEMODE) {
       metrics.webhooksRejected.inc({ reason: "livemode_mismatch" });
       log.warn({ livemode: event.livemode }, "webhook rejected: livemode differs from STRIPE_LIVEMODE");
-      throw httpError("webhook_livemode_mismatch", `this endpoint accepts livemode=${config.STRIPE_LIVEMODE} events only`);
+      throw httpError(
+        "webhook_livemode_mismatch",
+        `this endpoint accepts livemode=${config.STRIPE_LIVEMODE} events only`,
+      );
     }
 
     const queue = queueForEvent(event.type);
@@ -61,7 +72,8 @@ export function webhookRoutes(router: Router, deps: AppDeps): void {
         status: queue ? "enqueued" : "ignored",
       });
     } catch (err) {
-      if (isDatabaseDown(err)) throw httpError("service_unavailable", "cannot persist the event now; Stripe will retry");
+      if (isDatabaseDown(err))
+        throw httpError("service_unavailable", "cannot persist the event now; Stripe will retry");
       throw err;
     }
     metrics.webhooksReceived.inc({ type: event.type });

@@ -1,0 +1,32 @@
+/**
+ * Runs the Stripe stand-in on its own, for offline runs and the demo.
+ *   STANDIN_PORT           default 12111
+ *   STRIPE_WEBHOOK_URL     where to deliver events (optional; settable later via POST /_standin/webhook)
+ *   STRIPE_WEBHOOK_SECRET  signing secret; the first entry when comma-separated, matching the
+ *                          secret Coffer tries first
+ */
+import { pino } from "pino";
+import { startStandin } from "../src/standin/index.js";
+
+const logger = pino({ name: "stripe-standin", level: process.env.LOG_LEVEL ?? "info" });
+
+const port = Number(process.env.STANDIN_PORT ?? 12111);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  logger.error({ STANDIN_PORT: process.env.STANDIN_PORT }, "STANDIN_PORT must be a port number");
+  process.exit(1);
+}
+const secret = process.env.STRIPE_WEBHOOK_SECRET?.split(",")[0]?.trim() || undefined;
+const webhookUrl = process.env.STRIPE_WEBHOOK_URL || undefined;
+
+const standin = await startStandin({ port, webhookUrl, webhookSecret: secret, logger });
+logger.info(
+  { url: standin.url, webhookUrl: webhookUrl ?? null },
+  `Stripe stand-in listening on ${standin.url}`,
+);
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    logger.info({ signal }, "stand-in shutting down");
+    void standin.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,78 @@
+import type { StripeEvent } from "./events.js";
+import type { FaultSpec } from "./faults.js";
+import { settleAll } from "./resources/balance-transactions.js";
+import { Runtime } from "./runtime.js";
+import type { RequestLogEntry } from "./runtime.js";
+import { closeServer, createStandinServer, listen } from "./server.js";
+
+export type { StripeEvent } from "./events.js";
+export type { FaultSpec } from "./faults.js";
+export type { RequestLogEntry } from "./runtime.js";
+
+/**
+ * An in-memory HTTP stand-in for the parts of Stripe's API that Coffer calls. Point the real
+ * `stripe` client at it: `new Stripe(key, { host, port, protocol: "http", maxNetworkRetries: 0 })`.
+ */
+export interface StandinOptions {
+  /** 0 or undefined: a random free port. */
+  port?: number;
+  /** Where to POST events; may be set later with setWebhook(). */
+  webhookUrl?: string;
+  /** whsec_… used to sign deliveries. */
+  webhookSecret?: string;
+  /** Processing fee in basis points; default 290. */
+  feeBps?: number;
+  /** Fixed processing fee in minor units; default 30. */
+  feeFixedMinor?: number;
+  logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+}
+
+export interface Standin {
+  /** e.g. http://127.0.0.1:43123 */
+  url: string;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+  setWebhook(url: string | undefined, secret?: string): void;
+  injectFault(f: FaultSpec): void;
+  clearFaults(): void;
+  /** API calls received (not control calls), oldest first. */
+  requests(): RequestLogEntry[];
+  /** Every event created, oldest first. */
+  events(): StripeEvent[];
+  /** Resolves once every queued delivery has finished (success or given up). */
+  flushWebhooks(): Promise<void>;
+  /** Forgets every saved idempotency key, as if Stripe's 24-hour window had passed. */
+  expireIdempotencyKeys(): void;
+  /** Moves all pending balance transactions to available; returns how many moved. */
+  settleBalance(): number;
+}
+
+const silent = { info: () => {}, warn: () => {} };
+
+export async function startStandin(opts: StandinOptions = {}): Promise<Standin> {
+  const rt = new Runtime(
+    { feeBps: opts.feeBps ?? 290, feeFixedMinor: opts.feeFixedMinor ?? 30 },
+    opts.logger ?? silent,
+  );
+  rt.setWebhook(opts.webhookUrl, opts.webhookSecret);
+  const server = createStandinServer(rt);
+  const { host, port } = await listen(server, opts.port ?? 0);
+  return {
+    url: `http://${host}:${port}`,
+    host,
+    port,
+    async close() {
+      rt.webhooks.close();
+      await closeServer(server);
+    },
+    setWebhook: (url, secret) => rt.setWebhook(url, secret),
+    injectFault: (f) => rt.faults.inject(f),
+    clearFaults: () => rt.faults.clear(),
+    requests: () => rt.requestLog.map((r) => ({ ...r })),
+    events: () => structuredClone(rt.store.all("event")),
+    flushWebhooks: () => rt.webhooks.flush(),
+    expireIdempotencyKeys: () => rt.idempotency.expire(),
+    settleBalance: () => settleAll(rt.store),
+  };
+}

@@ -1,0 +1,18 @@
+import type { Route } from "../context.js";
+import { balanceTransactionRoutes } from "./balance-transactions.js";
+import { balanceRoutes } from "./balance.js";
+import { chargeRoutes } from "./charges.js";
+import { eventRoutes } from "./events.js";
+import { paymentIntentRoutes } from "./payment-intents.js";
+
+/**
+ * Every API route the stand-in serves. Adding a resource is a new file in this folder exporting
+ * its routes (and augmenting ObjectTypes in ../state.ts for its object) plus one line here.
+ */
+export const apiRoutes: readonly Route[] = [
+  ...paymentIntentRoutes,
+  ...chargeRoutes,
+  ...balanceTransactionRoutes,
+  ...balanceRoutes,
+  ...eventRoutes,
+];
