@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { createDb, type Db } from "../../src/db/knex.js";
-import { ADMIN_URL, TEMPLATE_DB, dbUrl } from "./pg-urls.js";
+import { ADMIN_URL, dbUrl, runId, templateDb } from "./pg-urls.js";
 
 export interface TestDb {
   name: string;
@@ -12,11 +12,11 @@ export interface TestDb {
 
 /** A fresh database for one test file, cloned from the migrated template. */
 export async function createTestDb(): Promise<TestDb> {
-  const name = `coffer_test_${randomBytes(6).toString("hex")}`;
+  const name = `coffer_test_${runId()}_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DB}"`);
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${templateDb()}"`);
   } finally {
     await admin.end();
   }
