@@ -32,6 +32,8 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.JOB_LOCK_MS,
+      // How soon a job whose worker died is noticed; tied to the lock it waits out.
+      stalledInterval: config.JOB_LOCK_MS,
       // A job whose worker died is picked up again after its lock expires; keep retrying
       // such stalls rather than failing the job: the event is idempotent.
       maxStalledCount: 100,

@@ -62,7 +62,7 @@ export async function startSystem(
     ...o.env,
   };
   const config = loadConfig(env);
-  const redis = producerConnection(REDIS_URL);
+  const redis = producerConnection(config.REDIS_URL);
   redis.on("error", () => undefined);
   const queues = createQueues(redis, {
     prefix: config.QUEUE_PREFIX,

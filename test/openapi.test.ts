@@ -1,0 +1,143 @@
+import type Router from "@koa/router";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type Koa from "koa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
+import { createDb } from "../src/db/knex.js";
+import { createApp } from "../src/http/app.js";
+import { createLogger } from "../src/logger.js";
+import { createMetrics } from "../src/metrics.js";
+import { closeQueues, createQueues, type Queues } from "../src/queue/queues.js";
+import { producerConnection } from "../src/queue/redis.js";
+import { createStripeClient } from "../src/stripe/client.js";
+import { REDIS_URL } from "./support/pg-urls.js";
+
+/**
+ * /openapi.json and the router describe the same API: every registered route is
+ * documented, and every documented operation is registered. The app is built
+ * with real clients that this test never needs to reach (no database is opened).
+ */
+interface Doc {
+  paths: Record<
+    string,
+    Record<string, { parameters?: Array<{ name: string; in: string }>; responses?: object }>
+  >;
+  components: Record<string, Record<string, unknown>>;
+}
+
+const HTTP_METHODS = ["get", "post", "put", "patch", "delete"];
+
+let app: Koa;
+let server: Server;
+let url: string;
+let doc: Doc;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  const config = loadConfig({ NODE_ENV: "test", QUEUE_PREFIX: "openapi-test" });
+  const redis = producerConnection(REDIS_URL);
+  redis.on("error", () => undefined);
+  const queues: Queues = createQueues(redis, { prefix: config.QUEUE_PREFIX, attempts: 1, backoffMs: 1 });
+  const db = createDb("postgres://root@127.0.0.1:1/never-opened");
+  app = createApp({
+    config,
+    db,
+    queues,
+    redisPing: () => redis.ping(),
+    stripe: createStripeClient({
+      secretKey: "sk_test_openapi",
+      apiBase: "http://127.0.0.1:1",
+      timeoutMs: 1_000,
+    }),
+    logger: createLogger("silent"),
+    metrics: createMetrics(),
+  });
+  server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const res = await fetch(`${url}/openapi.json`);
+  expect(res.status).toBe(200);
+  doc = (await res.json()) as Doc;
+  cleanup = async () => {
+    await new Promise((r) => server.close(r));
+    await closeQueues(queues);
+    redis.disconnect();
+    await db.destroy();
+  };
+});
+afterAll(async () => {
+  await cleanup?.();
+});
+
+/** "METHOD /path/{param}" for every route layer of every @koa/router mounted on the app. */
+function registeredOperations(): string[] {
+  const ops = new Set<string>();
+  for (const mw of app.middleware as Array<{ router?: Router }>) {
+    for (const layer of mw.router?.stack ?? []) {
+      if (typeof layer.path !== "string")
+        throw new Error(`route ${String(layer.path)} is a RegExp: document it by hand`);
+      const path = layer.path.replace(/:(\w+)/g, "{$1}");
+      // Router.use() layers carry no methods; HEAD is added by the router for every GET.
+      for (const m of layer.methods) if (m !== "HEAD") ops.add(`${m} ${path}`);
+    }
+  }
+  return [...ops].sort();
+}
+
+function documentedOperations(): string[] {
+  return Object.entries(doc.paths)
+    .flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((k) => HTTP_METHODS.includes(k))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    )
+    .sort();
+}
+
+describe("/openapi.json", () => {
+  it("is an OpenAPI 3.1 document", () => {
+    expect(doc).toMatchObject({ openapi: expect.stringMatching(/^3\.1\./), info: { title: "Coffer" } });
+  });
+
+  it("documents every registered route, and registers every documented operation", () => {
+    const registered = registeredOperations();
+    expect(registered.length).toBeGreaterThan(5);
+    expect(registered).toContain("GET /v1/wallet/top-ups/{id}");
+    const documented = documentedOperations();
+    expect(
+      registered.filter((op) => !documented.includes(op)),
+      "registered but not documented",
+    ).toEqual([]);
+    expect(
+      documented.filter((op) => !registered.includes(op)),
+      "documented but not registered",
+    ).toEqual([]);
+  });
+
+  // Unauthenticated, with Postgres unreachable: each operation still answers with a status it documents.
+  it("answers every documented operation with a status it documents", async () => {
+    for (const op of documentedOperations()) {
+      const [method, path] = op.split(" ") as [string, string];
+      const res = await fetch(`${url}${path.replace(/\{\w+\}/g, "x")}`, { method });
+      await res.arrayBuffer();
+      const documented = Object.keys(doc.paths[path]?.[method.toLowerCase()]?.responses ?? {});
+      expect(documented, `${op} answered ${res.status}`).toContain(String(res.status));
+    }
+  });
+
+  it("declares each path parameter and resolves every $ref", () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      for (const [method, op] of Object.entries(item)) {
+        const declared = (op.parameters ?? []).filter((p) => p.in === "path").map((p) => p.name);
+        expect(declared.sort(), `${method} ${path}`).toEqual(inPath.sort());
+        expect(Object.keys(op.responses ?? {}).length, `${method} ${path} responses`).toBeGreaterThan(0);
+      }
+    }
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/(\w+)\/(\w+)"/g)];
+    expect(refs.length).toBeGreaterThan(0);
+    for (const [ref, kind, name] of refs) expect(doc.components[kind!]?.[name!], ref).toBeDefined();
+  });
+});

@@ -1,0 +1,231 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventEnvelope, paymentIntentObject, sign, stripeId } from "./support/events.js";
+import { startSystem, type System } from "./support/system.js";
+import { WEBHOOK_SECRET } from "./support/tokens.js";
+
+/**
+ * POST /webhooks/stripe refuses anything it cannot trust, and a refusal leaves no
+ * trace: no row, no job. The system runs with two webhook secrets (a rotation in
+ * progress), so every positive case also proves that either secret is accepted.
+ */
+const OLD_SECRET = "whsec_old_rotating_out";
+const OTHER_SECRET = "whsec_somebody_else";
+
+let sys: System;
+beforeAll(async () => {
+  sys = await startSystem({ workers: 0, env: { STRIPE_WEBHOOK_SECRET: `${OLD_SECRET},${WEBHOOK_SECRET}` } });
+});
+afterAll(async () => {
+  await sys?.stop();
+});
+
+/** A routed event type, so that if it were accepted a job would appear. */
+function piEvent(over: Record<string, unknown> = {}): Record<string, unknown> {
+  const pi = paymentIntentObject({ id: stripeId("pi"), amount: 1000, amount_received: 1000 });
+  return eventEnvelope("payment_intent.succeeded", pi, over);
+}
+
+async function post(body: string | Buffer, headers: Record<string, string>) {
+  const res = await fetch(`${sys.url}/webhooks/stripe`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
+}
+
+async function rejected(reason: string): Promise<number> {
+  const text = await (await fetch(`${sys.url}/metrics`)).text();
+  const m = new RegExp(`^coffer_webhooks_rejected_total\\{reason="${reason}"\\} (\\d+)$`, "m").exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function jobsTotal(): Promise<number> {
+  let n = 0;
+  for (const q of Object.values(sys.queues)) {
+    const counts = await q.getJobCounts();
+    n += Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+  return n;
+}
+
+async function jobsFor(eventId: string): Promise<number> {
+  const found = await Promise.all(Object.values(sys.queues).map((q) => q.getJob(eventId)));
+  return found.filter(Boolean).length;
+}
+
+const rows = async (id?: string) => {
+  const q = sys.tdb.db("stripe_webhook_events");
+  if (id) q.where({ id });
+  return Number((await q.count({ n: "*" }).first())?.n);
+};
+
+interface Req {
+  id: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** Builds a request for an event id; `payload` is signed as given unless the case tampers with it. */
+function signed(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number } = {}): Req {
+  const body = JSON.stringify(event);
+  return { id: event.id as string, body, headers: { "stripe-signature": sign(body, opts) } };
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+const REJECTIONS: Array<[string, () => Req, number, string, string]> = [
+  [
+    "a forged signature (another secret)",
+    () => signed(piEvent(), { secret: OTHER_SECRET }),
+    400,
+    "webhook_signature_invalid",
+    "bad_signature",
+  ],
+  [
+    "a body changed by one byte after signing",
+    () => {
+      const r = signed(piEvent());
+      const body = r.body.replace('"amount":1000', '"amount":9000');
+      expect(body).not.toBe(r.body);
+      return { ...r, body };
+    },
+    400,
+    "webhook_signature_invalid",
+    "bad_signature",
+  ],
+  [
+    "a garbled Stripe-Signature header",
+    () => ({ ...signed(piEvent()), headers: { "stripe-signature": "t=abc,v1=zz" } }),
+    400,
+    "webhook_signature_invalid",
+    "bad_signature",
+  ],
+  [
+    "a timestamp 301 s old",
+    () => signed(piEvent(), { timestamp: now() - 301 }),
+    400,
+    "webhook_timestamp_stale",
+    "stale_timestamp",
+  ],
+  [
+    "a stale timestamp signed with the old secret",
+    () => signed(piEvent(), { secret: OLD_SECRET, timestamp: now() - 400 }),
+    400,
+    "webhook_timestamp_stale",
+    "stale_timestamp",
+  ],
+  [
+    "livemode: true on a test-mode endpoint",
+    () => signed(piEvent({ livemode: true })),
+    400,
+    "webhook_livemode_mismatch",
+    "livemode_mismatch",
+  ],
+  [
+    "a 2 MiB body",
+    () => signed(piEvent({ data: { object: { id: stripeId("pi"), pad: "x".repeat(2 * 1024 * 1024) } } })),
+    413,
+    "body_too_large",
+    "too_large",
+  ],
+  [
+    "a body that is not JSON, validly signed",
+    () => ({
+      id: stripeId("evt"),
+      body: "evt=yes&not=json",
+      headers: { "stripe-signature": sign("evt=yes&not=json") },
+    }),
+    400,
+    "webhook_malformed",
+    "malformed",
+  ],
+  [
+    "no Stripe-Signature header",
+    () => ({ ...signed(piEvent()), headers: {} }),
+    400,
+    "webhook_signature_missing",
+    "missing_signature",
+  ],
+  [
+    "JSON that is not an event envelope",
+    () => signed({ id: stripeId("evt"), object: "payment_intent", type: "payment_intent.succeeded" }),
+    400,
+    "webhook_malformed",
+    "malformed",
+  ],
+  [
+    "an event without data.object",
+    () => signed({ ...piEvent(), data: {} }),
+    400,
+    "webhook_malformed",
+    "malformed",
+  ],
+];
+
+describe("POST /webhooks/stripe refuses what it cannot trust", () => {
+  it.each(REJECTIONS)("%s → %i %s, no row, no job, counted", async (_name, build, status, code, reason) => {
+    const req = build();
+    const [rowsBefore, jobsBefore, countedBefore] = [await rows(), await jobsTotal(), await rejected(reason)];
+
+    const res = await post(req.body, req.headers);
+
+    expect(res.status).toBe(status);
+    expect(res.body).toEqual({
+      error: { code, message: expect.any(String), request_id: res.headers.get("request-id") },
+    });
+    expect(await rows()).toBe(rowsBefore);
+    expect(await rows(req.id)).toBe(0);
+    expect(await jobsFor(req.id)).toBe(0);
+    expect(await jobsTotal()).toBe(jobsBefore);
+    expect(await rejected(reason)).toBe(countedBefore + 1);
+  });
+});
+
+describe("POST /webhooks/stripe accepts what it can trust", () => {
+  it.each([
+    ["the current secret", WEBHOOK_SECRET],
+    ["the secret being rotated out", OLD_SECRET],
+  ])("stores and enqueues an event signed with %s", async (_name, secret) => {
+    const req = signed(piEvent(), { secret });
+    const res = await post(req.body, req.headers);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ received: true });
+    const row = await sys.tdb.db("stripe_webhook_events").where({ id: req.id }).first();
+    expect(row).toMatchObject({ type: "payment_intent.succeeded", status: "enqueued", livemode: false });
+    expect(await sys.queues.payments.getJob(req.id)).toBeDefined();
+  });
+
+  it("stores an unknown event type as ignored, answers 200 and enqueues nothing", async () => {
+    const event = eventEnvelope("issuing_cardholder.created", {
+      id: stripeId("ich"),
+      object: "issuing.cardholder",
+    });
+    const req = signed(event);
+    const jobsBefore = await jobsTotal();
+    const res = await post(req.body, req.headers);
+    expect(res.status).toBe(200);
+    const row = await sys.tdb.db("stripe_webhook_events").where({ id: req.id }).first();
+    expect(row).toMatchObject({ type: "issuing_cardholder.created", status: "ignored" });
+    expect(row.payload).toEqual(event);
+    expect(await jobsFor(req.id)).toBe(0);
+    expect(await jobsTotal()).toBe(jobsBefore);
+  });
+
+  it("answers a duplicate delivery 200 and keeps one row and one job", async () => {
+    const event = piEvent();
+    const first = await post(JSON.stringify(event), { "stripe-signature": sign(JSON.stringify(event)) });
+    const jobsAfterFirst = await jobsTotal();
+    // Stripe re-signs each delivery attempt; the second one comes with a fresh header.
+    const again = signed(event, { secret: OLD_SECRET });
+    const second = await post(again.body, again.headers);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.body).toEqual({ received: true, duplicate: true });
+    expect(await rows(event.id as string)).toBe(1);
+    expect(await jobsFor(event.id as string)).toBe(1);
+    expect(await jobsTotal()).toBe(jobsAfterFirst);
+    const metrics = await (await fetch(`${sys.url}/metrics`)).text();
+    expect(metrics).toMatch(/^coffer_webhooks_duplicate_total [1-9]\d*$/m);
+  });
+});
