@@ -1,0 +1,208 @@
+import Stripe from "stripe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attachPaymentIntent, insertCreating } from "../src/db/stores/top-ups.js";
+import { ensureUser } from "../src/db/stores/users.js";
+import { newId } from "../src/ids.js";
+import { api, pay, topUp, wallet } from "./support/api.js";
+import { deliver, eventEnvelope, paymentIntentObject, stripeId } from "./support/events.js";
+import { expectInvariants, openEventCount } from "./support/seed.js";
+import { eventually, startSystem, type System } from "./support/system.js";
+import { WEBHOOK_SECRET } from "./support/tokens.js";
+
+/** The payments processor's behaviours beyond a plain capture, with Stripe (the stand-in) delivering. */
+let sys: System;
+let stripe: Stripe;
+beforeAll(async () => {
+  sys = await startSystem({ workers: 1 });
+  stripe = new Stripe("sk_test_standin", {
+    host: sys.standin.host,
+    port: sys.standin.port,
+    protocol: "http",
+    maxNetworkRetries: 0,
+  });
+});
+afterAll(async () => sys?.stop());
+
+const settled = () => eventually(async () => (await openEventCount(sys)) === 0, { what: "events settled" });
+const eventStatus = async (id: string) =>
+  (await sys.tdb.db("stripe_webhook_events").where({ id }).first())?.status as string | undefined;
+const webhooksOn = () => sys.standin.setWebhook(`${sys.url}/webhooks/stripe`, WEBHOOK_SECRET);
+
+/** A top-up whose PaymentIntent authorizes first (manual capture), as a platform may configure. */
+async function manualTopUp(user: string, amountMinor: number) {
+  await ensureUser(sys.tdb.db, user);
+  const row = await insertCreating(sys.tdb.db, {
+    id: newId("top"),
+    userId: user,
+    idempotencyKey: newId("k"),
+    amountMinor,
+    currency: "usd",
+    livemode: false,
+  });
+  const pi = await stripe.paymentIntents.create({
+    amount: amountMinor,
+    currency: "usd",
+    capture_method: "manual",
+    metadata: { user_id: user, purpose: "wallet_top_up", top_up_id: row.id },
+  });
+  await attachPaymentIntent(sys.tdb.db, row.id, {
+    id: pi.id,
+    status: pi.status,
+    clientSecret: pi.client_secret,
+  });
+  return pi.id;
+}
+
+describe("payments processor", () => {
+  it("shows an authorization as pending, then credits only what a partial capture took", async () => {
+    webhooksOn();
+    const piId = await manualTopUp("auth-user", 5_000);
+    await pay(sys.standin.url, piId);
+    await eventually(async () => (await wallet(sys.url, "auth-user")).pending === 5_000, { what: "pending" });
+    expect(await wallet(sys.url, "auth-user")).toEqual({ available: 0, pending: 5_000, held: 0 });
+
+    await stripe.paymentIntents.capture(piId, { amount_to_capture: 3_000 });
+    await eventually(async () => (await wallet(sys.url, "auth-user")).available === 3_000, {
+      what: "capture",
+    });
+    await settled();
+    expect(await wallet(sys.url, "auth-user")).toEqual({ available: 3_000, pending: 0, held: 0 });
+    await expectInvariants(sys);
+  });
+
+  it("clears a pending authorization on cancel and moves no money", async () => {
+    webhooksOn();
+    const piId = await manualTopUp("cancel-user", 2_000);
+    await pay(sys.standin.url, piId);
+    await eventually(async () => (await wallet(sys.url, "cancel-user")).pending === 2_000, {
+      what: "pending",
+    });
+    await stripe.paymentIntents.cancel(piId);
+    await eventually(async () => (await wallet(sys.url, "cancel-user")).pending === 0, {
+      what: "pending cleared",
+    });
+    await settled();
+    expect(await wallet(sys.url, "cancel-user")).toEqual({ available: 0, pending: 0, held: 0 });
+    expect(await sys.tdb.db("wallet_ledger_transactions").where({ source_id: piId })).toEqual([]);
+  });
+
+  it("records a declined payment without moving money", async () => {
+    webhooksOn();
+    const created = await topUp(sys.url, "declined-user", 1_000);
+    const paid = await pay(sys.standin.url, created.body.payment_intent_id, "pm_card_chargeDeclined");
+    expect(paid.status).toBe(402);
+    await eventually(
+      async () =>
+        (await api(sys.url, "GET", `/v1/wallet/top-ups/${created.body.id}`, { user: "declined-user" })).body
+          .status === "requires_payment_method",
+    );
+    await settled();
+    expect(await wallet(sys.url, "declined-user")).toEqual({ available: 0, pending: 0, held: 0 });
+  });
+
+  it("acts on what Stripe says now: a late amount_capturable_updated cannot undo a capture", async () => {
+    sys.standin.setWebhook(undefined);
+    const piId = await manualTopUp("late-user", 4_000);
+    await pay(sys.standin.url, piId);
+    await stripe.paymentIntents.capture(piId);
+    const events = sys.standin.events().filter((e) => (e.data.object as { id?: string }).id === piId);
+    const late = events.find((e) => e.type === "payment_intent.amount_capturable_updated")!;
+    const succeeded = events.find((e) => e.type === "payment_intent.succeeded")!;
+    await deliver(sys.url, succeeded as never);
+    await settled();
+    await deliver(sys.url, late as never);
+    await settled();
+    expect(await wallet(sys.url, "late-user")).toEqual({ available: 4_000, pending: 0, held: 0 });
+    await expectInvariants(sys);
+  });
+
+  it("records a PaymentIntent Coffer did not create, and credits nothing", async () => {
+    sys.standin.setWebhook(undefined);
+    const pi = await stripe.paymentIntents.create({
+      amount: 1_500,
+      currency: "usd",
+      metadata: { order: "shop-1" },
+    });
+    await pay(sys.standin.url, pi.id);
+    const ev = sys.standin
+      .events()
+      .find((e) => e.type === "payment_intent.succeeded" && (e.data.object as { id: string }).id === pi.id)!;
+    await deliver(sys.url, ev as never);
+    await settled();
+    expect(await eventStatus(ev.id)).toBe("processed");
+    const row = await sys.tdb.db("payment_transactions").where({ payment_intent_id: pi.id }).first();
+    expect(row).toMatchObject({ purpose: "unrecognized", user_id: null });
+    expect(await sys.tdb.db("wallet_ledger_transactions").where({ source_id: pi.id })).toEqual([]);
+  });
+
+  it("fails terminally when the metadata names another user, and credits no one", async () => {
+    sys.standin.setWebhook(undefined);
+    await ensureUser(sys.tdb.db, "owner");
+    const row = await insertCreating(sys.tdb.db, {
+      id: newId("top"),
+      userId: "owner",
+      idempotencyKey: "mm",
+      amountMinor: 1_000,
+      currency: "usd",
+      livemode: false,
+    });
+    const pi = await stripe.paymentIntents.create({
+      amount: 1_000,
+      currency: "usd",
+      metadata: { user_id: "mallory", purpose: "wallet_top_up", top_up_id: row.id },
+    });
+    await attachPaymentIntent(sys.tdb.db, row.id, { id: pi.id, status: pi.status, clientSecret: null });
+    await pay(sys.standin.url, pi.id);
+    const ev = sys.standin
+      .events()
+      .find((e) => e.type === "payment_intent.succeeded" && (e.data.object as { id: string }).id === pi.id)!;
+    await deliver(sys.url, ev as never);
+    await settled();
+    const stored = await sys.tdb.db("stripe_webhook_events").where({ id: ev.id }).first();
+    expect(stored).toMatchObject({ status: "failed", attempts: 1 });
+    expect(stored.last_error).toMatch(/metadata does not match/);
+    expect(await wallet(sys.url, "owner")).toEqual({ available: 0, pending: 0, held: 0 });
+  });
+
+  it("fails terminally on a PaymentIntent Stripe says does not exist, and the next good event still works", async () => {
+    const ghost = eventEnvelope(
+      "payment_intent.succeeded",
+      paymentIntentObject({ id: stripeId("pi"), status: "succeeded", amount_received: 1_000 }),
+    );
+    expect((await deliver(sys.url, ghost)).status).toBe(200);
+    await settled();
+    const stored = await sys.tdb
+      .db("stripe_webhook_events")
+      .where({ id: ghost.id as string })
+      .first();
+    expect(stored).toMatchObject({ status: "failed", attempts: 1 });
+    expect(stored.last_error).toMatch(/No such payment_intent/);
+
+    webhooksOn();
+    const created = await topUp(sys.url, "after-ghost", 700);
+    await pay(sys.standin.url, created.body.payment_intent_id);
+    await eventually(async () => (await wallet(sys.url, "after-ghost")).available === 700, {
+      what: "credit",
+    });
+  });
+
+  it("retries transient Stripe errors with backoff, then applies once", async () => {
+    sys.standin.setWebhook(undefined);
+    const created = await topUp(sys.url, "flaky-user", 900);
+    await pay(sys.standin.url, created.body.payment_intent_id);
+    const ev = sys.standin
+      .events()
+      .find(
+        (e) =>
+          e.type === "payment_intent.succeeded" &&
+          (e.data.object as { id: string }).id === created.body.payment_intent_id,
+      )!;
+    sys.standin.injectFault({ method: "GET", pathPrefix: "/v1/payment_intents/", kind: "500", times: 2 });
+    await deliver(sys.url, ev as never);
+    await settled();
+    const stored = await sys.tdb.db("stripe_webhook_events").where({ id: ev.id }).first();
+    expect(stored).toMatchObject({ status: "processed", attempts: 3 });
+    expect(await wallet(sys.url, "flaky-user")).toEqual({ available: 900, pending: 0, held: 0 });
+    await expectInvariants(sys);
+  });
+});

@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { wallet } from "./support/api.js";
+import { deliverAll, expectInvariants, openEventCount, seedPaidTopUps } from "./support/seed.js";
+import { eventually, startSystem, type System } from "./support/system.js";
+
+/**
+ * A worker process SIGKILLed in the middle of its jobs. Stripe is made slow
+ * (each PaymentIntent retrieve is held 300 ms) so that at the kill several jobs
+ * are provably mid-flight: their events are left in `processing`. After a new
+ * worker starts, BullMQ's stalled-job check hands those jobs out again and every
+ * event is applied exactly once.
+ */
+let sys: System;
+beforeAll(async () => {
+  sys = await startSystem({ workers: 1, env: { WORKER_CONCURRENCY: "6" } });
+});
+afterAll(async () => sys?.stop());
+
+describe("a worker killed mid-job", () => {
+  it("loses nothing and applies nothing twice after a restart", { timeout: 120_000 }, async () => {
+    const paid = await seedPaidTopUps(
+      sys,
+      Array.from({ length: 60 }, (_, i) => ({ user: `wk-${i % 12}`, amountMinor: 100 + i })),
+    );
+    sys.standin.injectFault({
+      method: "GET",
+      pathPrefix: "/v1/payment_intents/",
+      kind: "delay",
+      delayMs: 300,
+      times: 10_000,
+    });
+    await deliverAll(
+      sys,
+      paid.flatMap((p) => p.events),
+      10,
+    );
+
+    const db = sys.tdb.db;
+    const count = async (status: string) =>
+      Number((await db("stripe_webhook_events").where({ status }).count({ n: "*" }).first())?.n);
+    await eventually(async () => (await count("processed")) >= 10 && (await count("processing")) > 0, {
+      what: "jobs in flight",
+    });
+    await sys.stopWorker(sys.workers[0]!, "SIGKILL");
+    const interrupted = await db("stripe_webhook_events").where({ status: "processing" }).pluck("id");
+    expect(interrupted.length).toBeGreaterThan(0); // a dead process completes nothing: these were mid-job
+    expect(await openEventCount(sys)).toBeGreaterThan(0);
+
+    await sys.startWorker();
+    await eventually(async () => (await openEventCount(sys)) === 0, {
+      timeoutMs: 90_000,
+      what: "all events processed",
+    });
+
+    const expected = new Map<string, number>();
+    for (const p of paid) expected.set(p.user, (expected.get(p.user) ?? 0) + p.amountMinor);
+    for (const [user, total] of expected) expect((await wallet(sys.url, user)).available).toBe(total);
+    const credits = await db("wallet_ledger_transactions")
+      .where({ kind: "payment_captured" })
+      .count({ n: "*" })
+      .first();
+    expect(Number(credits?.n)).toBe(paid.length);
+    // The interrupted events really were run a second time.
+    const rerun = await db("stripe_webhook_events")
+      .whereIn("id", interrupted)
+      .where("attempts", ">=", 2)
+      .count({ n: "*" })
+      .first();
+    expect(Number(rerun?.n)).toBe(interrupted.length);
+    expect(await count("failed")).toBe(0);
+    await expectInvariants(sys);
+  });
+});
