@@ -1,6 +1,7 @@
 import Router from "@koa/router";
 import Koa from "koa";
 import { requireUser } from "./auth.js";
+import { mountBullBoard } from "./bull-board.js";
 import type { AppDeps } from "./deps.js";
 import { errorMiddleware } from "./errors.js";
 import { rateLimit } from "./rate-limit.js";
@@ -15,6 +16,8 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(errorMiddleware);
+
+  mountBullBoard(app, deps);
 
   const open = new Router();
   opsRoutes(open, deps);

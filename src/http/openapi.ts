@@ -136,6 +136,14 @@ export const OPENAPI = {
         responses: { "200": ok({ $ref: "#/components/schemas/TopUp" }), "401": error, "404": error },
       },
     },
+    "/admin/queues": {
+      get: {
+        summary:
+          "Bull Board (HTML UI and its /api/*), admins only; a bearer token or the coffer_admin_token cookie. Actions are audited.",
+        security: [{ bearer: [] }],
+        responses: { "200": { description: "The Bull Board UI" }, "401": error, "403": error },
+      },
+    },
     "/healthz": { get: { summary: "Liveness", responses: { "200": ok({ type: "object" }) } } },
     "/readyz": {
       get: {

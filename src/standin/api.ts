@@ -4,7 +4,7 @@ import type { RequestInfo } from "./context.js";
 import { StripeApiError, errorPayload } from "./errors.js";
 import { API_VERSION } from "./events.js";
 import { applyExpand, toJson } from "./expand.js";
-import { faultError } from "./faults.js";
+import { DEFAULT_DELAY_MS, faultError } from "./faults.js";
 import { parseForm } from "./form.js";
 import { newId } from "./ids.js";
 import { apiRoutes } from "./resources/index.js";
@@ -98,10 +98,11 @@ function execute(rt: Runtime, req: ApiRequest, info: Omit<RequestInfo, "pathPara
 
 /**
  * One `/v1` request through Stripe's layers in Stripe's order: authentication, (injected) edge
- * faults, the idempotency layer, then the endpoint. Everything here is synchronous, so two
- * requests with the same key run one after the other and the second replays the first.
+ * faults, the idempotency layer, then the endpoint. Everything after the faults is synchronous,
+ * so two requests with the same key run one after the other and the second replays the first.
+ * Only a `delay` fault awaits, and it does so before the idempotency layer, like network latency.
  */
-export function handleApiRequest(rt: Runtime, req: ApiRequest): Reply {
+export async function handleApiRequest(rt: Runtime, req: ApiRequest): Promise<Reply> {
   const requestId = newId("req");
   const headers: Record<string, string> = {
     "content-type": "application/json",
@@ -128,8 +129,11 @@ export function handleApiRequest(rt: Runtime, req: ApiRequest): Reply {
   if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;
   if (account !== undefined) headers["stripe-account"] = account;
 
-  const fault = rt.faults.take(req.method, req.path);
-  if (fault !== undefined && fault !== "drop_after") {
+  const spec = rt.faults.take(req.method, req.path);
+  const fault = spec?.kind;
+  if (fault === "delay") {
+    await new Promise((resolve) => setTimeout(resolve, spec?.delayMs ?? DEFAULT_DELAY_MS));
+  } else if (fault !== undefined && fault !== "drop_after") {
     const err = faultError(fault);
     return reply(err.status, errorBody(err));
   }

@@ -5,8 +5,9 @@ import { StripeApiError } from "./errors.js";
 export const faultSpecSchema: z.ZodType<FaultSpec> = z.strictObject({
   method: z.string().optional(),
   pathPrefix: z.string().startsWith("/"),
-  kind: z.enum(["429", "500", "balance_insufficient", "drop_after"]),
+  kind: z.enum(["429", "500", "balance_insufficient", "drop_after", "delay"]),
   times: z.number().int().positive().optional(),
+  delayMs: z.number().int().min(0).max(60_000).optional(),
 });
 
 export interface FaultSpec {
@@ -14,12 +15,19 @@ export interface FaultSpec {
   method?: string;
   /** e.g. "/v1/payment_intents" */
   pathPrefix: string;
-  /** drop_after: perform the action, then destroy the socket without responding. */
-  kind: "429" | "500" | "balance_insufficient" | "drop_after";
+  /**
+   * drop_after: perform the action, then destroy the socket without responding.
+   * delay: hold the request for `delayMs`, then handle it normally (a slow Stripe, for in-flight tests).
+   */
+  kind: "429" | "500" | "balance_insufficient" | "drop_after" | "delay";
   /** Default 1. */
   times?: number;
+  /** delay only; default 1000. */
+  delayMs?: number;
 }
 export type FaultKind = FaultSpec["kind"];
+
+export const DEFAULT_DELAY_MS = 1000;
 
 /** Faults armed by tests; each matching API request consumes one use of the first match. */
 export class Faults {
@@ -33,7 +41,7 @@ export class Faults {
     this.#armed = [];
   }
 
-  take(method: string, path: string): FaultKind | undefined {
+  take(method: string, path: string): FaultSpec | undefined {
     const hit = this.#armed.find(
       ({ spec }) =>
         (spec.method === undefined || spec.method.toUpperCase() === method) &&
@@ -42,7 +50,7 @@ export class Faults {
     if (!hit) return undefined;
     hit.remaining -= 1;
     if (hit.remaining <= 0) this.#armed = this.#armed.filter((f) => f !== hit);
-    return hit.spec.kind;
+    return hit.spec;
   }
 }
 
@@ -51,7 +59,7 @@ export class Faults {
  * false): the fault stands for a transient condition, and a retry with the same key must be able
  * to get past it, which is what Coffer's retry logic is tested against.
  */
-export function faultError(kind: Exclude<FaultKind, "drop_after">): StripeApiError {
+export function faultError(kind: Exclude<FaultKind, "drop_after" | "delay">): StripeApiError {
   switch (kind) {
     case "429":
       return new StripeApiError(

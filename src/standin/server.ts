@@ -36,7 +36,7 @@ async function onRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse)
     sendJson(res, reply.status, reply.body);
     return;
   }
-  const reply = handleApiRequest(rt, {
+  const reply = await handleApiRequest(rt, {
     method,
     path: url.pathname,
     query: url.search.slice(1),
