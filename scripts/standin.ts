@@ -1,6 +1,7 @@
 /**
  * Runs the Stripe stand-in on its own, for offline runs and the demo.
  *   STANDIN_PORT           default 12111
+ *   STANDIN_HOST           interface to bind, default 127.0.0.1 (docker-compose uses 0.0.0.0)
  *   STRIPE_WEBHOOK_URL     where to deliver events (optional; settable later via POST /_standin/webhook)
  *   STRIPE_WEBHOOK_SECRET  signing secret; the first entry when comma-separated, matching the
  *                          secret Coffer tries first
@@ -18,7 +19,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
 const secret = process.env.STRIPE_WEBHOOK_SECRET?.split(",")[0]?.trim() || undefined;
 const webhookUrl = process.env.STRIPE_WEBHOOK_URL || undefined;
 
-const standin = await startStandin({ port, webhookUrl, webhookSecret: secret, logger });
+const bindHost = process.env.STANDIN_HOST || "127.0.0.1";
+const standin = await startStandin({ port, bindHost, webhookUrl, webhookSecret: secret, logger });
 logger.info(
   { url: standin.url, webhookUrl: webhookUrl ?? null },
   `Stripe stand-in listening on ${standin.url}`,

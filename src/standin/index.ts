@@ -16,6 +16,8 @@ export type { RequestLogEntry } from "./runtime.js";
 export interface StandinOptions {
   /** 0 or undefined: a random free port. */
   port?: number;
+  /** Interface to bind; default 127.0.0.1 (0.0.0.0 inside a container). */
+  bindHost?: string;
   /** Where to POST events; may be set later with setWebhook(). */
   webhookUrl?: string;
   /** whsec_… used to sign deliveries. */
@@ -57,7 +59,10 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   );
   rt.setWebhook(opts.webhookUrl, opts.webhookSecret);
   const server = createStandinServer(rt);
-  const { host, port } = await listen(server, opts.port ?? 0);
+  const bound = await listen(server, opts.port ?? 0, opts.bindHost);
+  // Clients on this machine reach a wildcard bind through loopback.
+  const host = bound.host === "0.0.0.0" ? "127.0.0.1" : bound.host;
+  const port = bound.port;
   return {
     url: `http://${host}:${port}`,
     host,

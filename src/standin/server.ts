@@ -78,8 +78,11 @@ export function createStandinServer(rt: Runtime): Server {
   });
 }
 
-export async function listen(server: Server, port: number): Promise<{ host: string; port: number }> {
-  const host = "127.0.0.1";
+export async function listen(
+  server: Server,
+  port: number,
+  host = "127.0.0.1",
+): Promise<{ host: string; port: number }> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
