@@ -12,6 +12,7 @@ import { closeQueues, createQueues, type Queues } from "../src/queue/queues.js";
 import { producerConnection } from "../src/queue/redis.js";
 import { createStripeClient } from "../src/stripe/client.js";
 import { REDIS_URL } from "./support/pg-urls.js";
+import { JWT_SECRET, tokenFor } from "./support/tokens.js";
 
 /**
  * /openapi.json and the router describe the same API: every registered route is
@@ -35,7 +36,7 @@ let doc: Doc;
 let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
-  const config = loadConfig({ NODE_ENV: "test", QUEUE_PREFIX: "openapi-test" });
+  const config = loadConfig({ NODE_ENV: "test", QUEUE_PREFIX: "openapi-test", AUTH_JWT_SECRET: JWT_SECRET });
   const redis = producerConnection(REDIS_URL);
   redis.on("error", () => undefined);
   const queues: Queues = createQueues(redis, { prefix: config.QUEUE_PREFIX, attempts: 1, backoffMs: 1 });
@@ -101,7 +102,7 @@ describe("/openapi.json", () => {
     expect(doc).toMatchObject({ openapi: expect.stringMatching(/^3\.1\./), info: { title: "Coffer" } });
   });
 
-  it("documents every registered route, and registers every documented operation", () => {
+  it("documents every route registered on the app's routers", () => {
     const registered = registeredOperations();
     expect(registered.length).toBeGreaterThan(5);
     expect(registered).toContain("GET /v1/wallet/top-ups/{id}");
@@ -110,10 +111,27 @@ describe("/openapi.json", () => {
       registered.filter((op) => !documented.includes(op)),
       "registered but not documented",
     ).toEqual([]);
-    expect(
-      documented.filter((op) => !registered.includes(op)),
-      "documented but not registered",
-    ).toEqual([]);
+  });
+
+  // Middleware mounted outside a router (Bull Board) is invisible to the walk, so those are asked over HTTP.
+  it("serves every documented operation", async () => {
+    const catchAll = await fetch(`${url}/surely/no/such/route`);
+    const catchAllBody = (await catchAll.json()) as { error: { code: string; message: string } };
+    expect([catchAll.status, catchAllBody.error.code]).toEqual([404, "not_found"]);
+
+    const registered = registeredOperations();
+    const missing: string[] = [];
+    for (const op of documentedOperations().filter((o) => !registered.includes(o))) {
+      const [method, path] = op.split(" ") as [string, string];
+      const res = await fetch(`${url}${path.replace(/\{\w+\}/g, "x")}`, {
+        method,
+        headers: { authorization: `Bearer ${tokenFor("openapi-admin", { role: "admin" })}` },
+      });
+      const text = await res.text();
+      if (res.status === 405 || (res.status === 404 && text.includes(catchAllBody.error.message)))
+        missing.push(op);
+    }
+    expect(missing, "documented but not served").toEqual([]);
   });
 
   // Unauthenticated, with Postgres unreachable: each operation still answers with a status it documents.

@@ -77,7 +77,9 @@ describe("Redis outages", () => {
     await redis.stop();
     await redis.start(); // every queued job is gone
     const s = sys;
-    const after = await eventually(() => s.queues.payments.getJobCounts("waiting"), { what: "producer reconnected" });
+    const after = await eventually(() => s.queues.payments.getJobCounts("waiting"), {
+      what: "producer reconnected",
+    });
     expect(after.waiting).toBe(0);
     await sys.startWorker();
     await expectAllCredited(sys, paid);

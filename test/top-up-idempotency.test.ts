@@ -84,7 +84,7 @@ describe("the same Idempotency-Key", () => {
       method: "POST",
       pathPrefix: "/v1/payment_intents",
       kind: "delay",
-      delayMs: 1_500,
+      delayMs: 2_000,
     });
     const firstP = topUp(sys.url, "idem-flight", 3_000, "usd", "flight-1");
     await eventually(
@@ -138,8 +138,9 @@ describe("a Stripe failure while creating the PaymentIntent", () => {
         error: { code, message: expect.any(String), request_id: expect.any(String) },
       });
       const before = await paymentIntentsOf(user);
-      // Only a dropped connection leaves a PaymentIntent behind at Stripe.
+      // Only a dropped connection leaves a PaymentIntent behind at Stripe, however often the SDK retried.
       expect(before).toHaveLength(fault.kind === "drop_after" ? 1 : 0);
+      expect(dropped > 0).toBe(fault.kind === "drop_after");
 
       const retry = await topUp(sys.url, user, 4_200, "usd", "fail-1");
 
@@ -161,4 +162,18 @@ describe("a Stripe failure while creating the PaymentIntent", () => {
       });
     },
   );
+
+  it("a retry with the same key but another amount is still refused after a failed attempt", async () => {
+    sys.standin.injectFault({ method: "POST", pathPrefix: "/v1/payment_intents", kind: "500" });
+    expect((await topUp(sys.url, "idem-fail-change", 4_200, "usd", "fail-2")).status).toBe(502);
+
+    const changed = await topUp(sys.url, "idem-fail-change", 9_900, "usd", "fail-2");
+
+    expect(changed.status).toBe(422);
+    expect(changed.body.error.code).toBe("idempotency_key_reused");
+    expect(await paymentIntentsOf("idem-fail-change")).toEqual([]);
+    const original = await topUp(sys.url, "idem-fail-change", 4_200, "usd", "fail-2");
+    expect(original.status).toBe(201);
+    expect(await paymentIntentsOf("idem-fail-change")).toHaveLength(1);
+  });
 });

@@ -90,6 +90,12 @@ const BAD: Array<[string, Bad, number, string]> = [
     "unknown_field",
   ],
   ["unknown field extra", json({ amount_minor: 1_000, currency: "usd", extra: 1 }), 422, "unknown_field"],
+  [
+    "a __proto__ field",
+    { rawBody: '{"amount_minor":1000,"currency":"usd","__proto__":{"status":"succeeded"}}' },
+    422,
+    "unknown_field",
+  ],
   ["no Idempotency-Key", { ...usd(1_000), key: null }, 400, "idempotency_key_missing"],
   ["an Idempotency-Key of 256 characters", { ...usd(1_000), key: "k".repeat(256) }, 400, "bad_request"],
   ["an array body", json([{ amount_minor: 1_000, currency: "usd" }]), 400, "bad_request"],
@@ -99,7 +105,7 @@ const BAD: Array<[string, Bad, number, string]> = [
   [
     "text/plain content type",
     { rawBody: '{"amount_minor": 1000, "currency": "usd"}', contentType: "text/plain" },
-    415,
+    400,
     "unsupported_media_type",
   ],
   [

@@ -25,12 +25,13 @@ function piEvent(over: Record<string, unknown> = {}): Record<string, unknown> {
   return eventEnvelope("payment_intent.succeeded", pi, over);
 }
 
-async function post(body: string | Buffer, headers: Record<string, string>) {
+/** `chunked` streams the body without a Content-Length, so only the bytes read can trip the limit. */
+async function post(body: string, headers: Record<string, string>, chunked = false) {
   const res = await fetch(`${sys.url}/webhooks/stripe`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
-    body,
-  });
+    ...(chunked ? { body: new Blob([body]).stream(), duplex: "half" } : { body }),
+  } as RequestInit);
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
@@ -61,13 +62,17 @@ const rows = async (id?: string) => {
   return Number((await q.count({ n: "*" }).first())?.n);
 };
 
+const bigEvent = () =>
+  piEvent({ data: { object: { id: stripeId("pi"), pad: "x".repeat(2 * 1024 * 1024) } } });
+
 interface Req {
   id: string;
   body: string;
   headers: Record<string, string>;
+  chunked?: boolean;
 }
 
-/** Builds a request for an event id; `payload` is signed as given unless the case tampers with it. */
+/** The event as a validly signed request (a case may then tamper with the body or the header). */
 function signed(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number } = {}): Req {
   const body = JSON.stringify(event);
   return { id: event.id as string, body, headers: { "stripe-signature": sign(body, opts) } };
@@ -123,9 +128,10 @@ const REJECTIONS: Array<[string, () => Req, number, string, string]> = [
     "webhook_livemode_mismatch",
     "livemode_mismatch",
   ],
+  ["a 2 MiB body", () => signed(bigEvent()), 413, "body_too_large", "too_large"],
   [
-    "a 2 MiB body",
-    () => signed(piEvent({ data: { object: { id: stripeId("pi"), pad: "x".repeat(2 * 1024 * 1024) } } })),
+    "a 2 MiB body, chunked",
+    () => ({ ...signed(bigEvent()), chunked: true }),
     413,
     "body_too_large",
     "too_large",
@@ -169,7 +175,7 @@ describe("POST /webhooks/stripe refuses what it cannot trust", () => {
     const req = build();
     const [rowsBefore, jobsBefore, countedBefore] = [await rows(), await jobsTotal(), await rejected(reason)];
 
-    const res = await post(req.body, req.headers);
+    const res = await post(req.body, req.headers, req.chunked);
 
     expect(res.status).toBe(status);
     expect(res.body).toEqual({
@@ -185,10 +191,11 @@ describe("POST /webhooks/stripe refuses what it cannot trust", () => {
 
 describe("POST /webhooks/stripe accepts what it can trust", () => {
   it.each([
-    ["the current secret", WEBHOOK_SECRET],
-    ["the secret being rotated out", OLD_SECRET],
-  ])("stores and enqueues an event signed with %s", async (_name, secret) => {
-    const req = signed(piEvent(), { secret });
+    ["the current secret", WEBHOOK_SECRET, 0],
+    ["the secret being rotated out", OLD_SECRET, 0],
+    ["the current secret 290 s ago, inside the tolerance", WEBHOOK_SECRET, 290],
+  ])("stores and enqueues an event signed with %s", async (_name, secret, ageS) => {
+    const req = signed(piEvent(), { secret, timestamp: now() - ageS });
     const res = await post(req.body, req.headers);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: true });

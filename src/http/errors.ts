@@ -12,7 +12,7 @@ const STATUS: Readonly<Record<string, number>> = {
   webhook_timestamp_stale: 400,
   webhook_malformed: 400,
   webhook_livemode_mismatch: 400,
-  unsupported_media_type: 415,
+  unsupported_media_type: 400, // SPEC's status list has no 415: a wrong body type is a malformed request
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -43,12 +43,13 @@ export const CURRENCIES: Readonly<Record<string, CurrencyInfo>> = {
   krw: c(0, 500),
   vnd: c(0, 10_000),
   clp: c(0, 500),
-  // Three-decimal currencies; Stripe requires the last digit to be 0 for these.
-  bhd: c(3, 200),
-  jod: c(3, 400),
-  kwd: c(3, 200),
-  omr: c(3, 200),
-  tnd: c(3, 1500),
+  // Three-decimal currencies; Stripe requires the last digit to be 0 for these. 500 is the
+  // conservative minimum we charge (Stripe's is no higher).
+  bhd: c(3, 500),
+  jod: c(3, 500),
+  kwd: c(3, 500),
+  omr: c(3, 500),
+  tnd: c(3, 500),
 };
 
 export type Currency = string & { readonly __brand: "Currency" };

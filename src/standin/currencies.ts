@@ -3,8 +3,8 @@ import { paramError } from "./errors.js";
 /**
  * Currencies the stand-in accepts, with their exponent and minimum charge in minor units.
  * Simplified from Stripe's table: 50 minor units for zero- and two-decimal currencies and 500
- * for three-decimal ones, so tests can predict `amount_too_small` without Stripe's per-currency
- * quirks (gbp 30, hkd 400, …).
+ * for three-decimal ones, except where Stripe documents its own minimum (gbp 30, hkd 400, …):
+ * a minimum lower than Stripe's would let a charge through here that Stripe refuses.
  */
 interface CurrencyInfo {
   exponent: 0 | 2 | 3;
@@ -22,6 +22,21 @@ const TABLE = new Map<string, CurrencyInfo>([
   ...ZERO_DECIMAL.split(" ").map((c) => [c, { exponent: 0, minChargeMinor: 50 }] as const),
   ...THREE_DECIMAL.split(" ").map((c) => [c, { exponent: 3, minChargeMinor: 500 }] as const),
 ]);
+
+/** Stripe's documented minimums that differ from the defaults above. */
+const DOCUMENTED_MINIMUMS: Record<string, number> = {
+  gbp: 30,
+  hkd: 400,
+  dkk: 250,
+  nok: 300,
+  sek: 300,
+  pln: 200,
+  czk: 1500,
+  mxn: 1000,
+  aed: 200,
+};
+for (const [code, min] of Object.entries(DOCUMENTED_MINIMUMS))
+  TABLE.set(code, { exponent: 2, minChargeMinor: min });
 
 /** Stripe's per-charge maximum, in minor units, for every currency. */
 export const MAX_CHARGE_MINOR = 99_999_999;

@@ -10,7 +10,8 @@ export interface StripeClientOptions {
 /**
  * The real `stripe` client, pointed at Stripe or at the stand-in through its
  * host, port and protocol options. Network retries stay off: our jobs own
- * retrying, with idempotency keys, so the SDK must not retry behind their back.
+ * retrying. (stripe-node still retries a reset connection once on its own; that
+ * is safe because every POST Coffer sends carries an idempotency key.)
  */
 export function createStripeClient(o: StripeClientOptions): Stripe {
   const base = o.apiBase ? new URL(o.apiBase) : undefined;

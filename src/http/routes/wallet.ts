@@ -17,7 +17,7 @@ export function walletRoutes(router: Router, deps: AppDeps): void {
     const etag = `"${createHash("sha1").update(JSON.stringify(body)).digest("base64url")}"`;
     ctx.set("ETag", etag);
     ctx.set("Cache-Control", "private, no-cache");
-    if (ctx.get("if-none-match") === etag) {
+    if (etagMatches(ctx.get("if-none-match"), etag)) {
       ctx.status = 304;
       return;
     }
@@ -50,4 +50,11 @@ function parseEntryId(id: string): number {
   if (!Number.isSafeInteger(n) || n <= 0)
     throw httpError("invalid_cursor", "starting_after must be a ledger entry id");
   return n;
+}
+
+/** If-None-Match may list several tags, or weak ones (`W/"…"`): any match means not modified. */
+function etagMatches(header: string, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
 }
