@@ -6,7 +6,7 @@ import { isDomainError } from "../src/ledger/errors.js";
 import type { EventJob, QueueName } from "../src/queue/names.js";
 import { toCommand } from "../src/stripe/commands.js";
 import { classifyStripeError } from "../src/stripe/errors.js";
-import { handleCommand } from "./handle-command.js";
+import { handleCommand } from "../src/flows/handle-command.js";
 
 /**
  * The life of one event job, the same for every queue:

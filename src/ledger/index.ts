@@ -5,3 +5,4 @@ export * from "./posting.js";
 export * from "./movements.js";
 export * from "./fees.js";
 export * from "./invariants.js";
+export * from "./disputes.js";

@@ -4,6 +4,7 @@ import { StripeApiError, errorPayload } from "./errors.js";
 import { faultSpecSchema } from "./faults.js";
 import { newId } from "./ids.js";
 import { settleAll } from "./resources/balance-transactions.js";
+import { handleLifecycleControl } from "./resources/lifecycle-controls.js";
 import { confirmPaymentIntent } from "./resources/payment-intent-flow.js";
 import type { Runtime } from "./runtime.js";
 import { PLATFORM } from "./state.js";
@@ -61,6 +62,8 @@ export function handleControl(rt: Runtime, method: string, path: string, rawBody
     const body = parseBody(paySchema, rawBody);
     return body.ok ? payPaymentIntent(rt, decodeURIComponent(pay[1]), body.data.payment_method) : body.reply;
   }
+  const lifecycle = handleLifecycleControl(rt, route, rawBody, parseBody);
+  if (lifecycle) return lifecycle;
   switch (route) {
     case "POST /_standin/faults": {
       const body = parseBody(faultSpecSchema, rawBody);

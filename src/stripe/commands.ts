@@ -7,7 +7,11 @@ import { DomainError } from "../ledger/errors.js";
  * Commands carry ids only: the handler fetches what Stripe says now.
  */
 export type Command =
-  { kind: "sync_payment_intent"; paymentIntentId: string } | { kind: "none"; reason: string };
+  | { kind: "sync_payment_intent"; paymentIntentId: string }
+  | { kind: "sync_refund"; refundId: string }
+  | { kind: "sync_charge_refunds"; chargeId: string }
+  | { kind: "sync_dispute"; disputeId: string }
+  | { kind: "none"; reason: string };
 
 export function toCommand(event: Stripe.Event): Command {
   switch (event.type) {
@@ -25,6 +29,19 @@ export function toCommand(event: Stripe.Event): Command {
       if (!piId) return { kind: "none", reason: "charge without a PaymentIntent is not a wallet top-up" };
       return { kind: "sync_payment_intent", paymentIntentId: piId };
     }
+    case "refund.created":
+    case "refund.updated":
+    case "refund.failed":
+    case "charge.refund.updated":
+      return { kind: "sync_refund", refundId: objectId(event.data.object, "re_") };
+    case "charge.refunded":
+      return { kind: "sync_charge_refunds", chargeId: objectId(event.data.object, "ch_") };
+    case "charge.dispute.created":
+    case "charge.dispute.updated":
+    case "charge.dispute.funds_withdrawn":
+    case "charge.dispute.funds_reinstated":
+    case "charge.dispute.closed":
+      return { kind: "sync_dispute", disputeId: objectId(event.data.object, "dp_") };
     default:
       return { kind: "none", reason: `no handler for ${event.type}` };
   }

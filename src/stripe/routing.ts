@@ -13,6 +13,16 @@ const ROUTES: Readonly<Record<string, QueueName>> = {
   "payment_intent.amount_capturable_updated": "payments",
   "charge.succeeded": "payments",
   "charge.captured": "payments",
+  "charge.refunded": "refunds",
+  "charge.refund.updated": "refunds",
+  "refund.created": "refunds",
+  "refund.updated": "refunds",
+  "refund.failed": "refunds",
+  "charge.dispute.created": "disputes",
+  "charge.dispute.updated": "disputes",
+  "charge.dispute.funds_withdrawn": "disputes",
+  "charge.dispute.funds_reinstated": "disputes",
+  "charge.dispute.closed": "disputes",
 };
 
 export function queueForEvent(type: string): QueueName | null {

@@ -101,3 +101,8 @@ function sameOrConflict(posting: Posting, hash: string, row: KeyRow): PostResult
   }
   return { transactionId: row.id, applied: false };
 }
+
+/** Whether a money movement has been booked; e.g. a refund is reversed only if it was debited. */
+export async function isPosted(trx: Tx, key: string): Promise<boolean> {
+  return (await findByKey(trx, key)) !== undefined;
+}

@@ -51,6 +51,55 @@ export function createChargeTransaction(
   return ctx.store.insert(ctx.scope, "balance_transaction", txn);
 }
 
+/** What a refund or dispute moves; `fee` is Stripe's, always described as a stripe_fee. */
+export interface MovementInput {
+  amount: number;
+  currency: string;
+  type: Stripe.BalanceTransaction.Type;
+  reporting_category: string;
+  /** The re_… or dp_… the money moved for. */
+  source: string;
+  description: string | null;
+  fee?: { amount: number; description: string };
+  /** Refunds come out of the available balance at once; dispute movements settle like charges. */
+  available: boolean;
+}
+
+/** A balance transaction for money Stripe moves after a charge: refunds, their failures, disputes. */
+export function createMovementTransaction(ctx: ApiContext, input: MovementInput): Stripe.BalanceTransaction {
+  const created = nowSeconds();
+  const fee = input.fee?.amount ?? 0;
+  const txn: Stripe.BalanceTransaction = {
+    id: newId("txn"),
+    object: "balance_transaction",
+    amount: input.amount,
+    available_on: input.available ? created : created + AVAILABLE_AFTER_S,
+    balance_type: "payments",
+    created,
+    currency: input.currency,
+    description: input.description,
+    exchange_rate: null,
+    fee,
+    fee_details: input.fee
+      ? [
+          {
+            amount: fee,
+            application: null,
+            currency: input.currency,
+            description: input.fee.description,
+            type: "stripe_fee",
+          },
+        ]
+      : [],
+    net: input.amount - fee,
+    reporting_category: input.reporting_category,
+    source: input.source,
+    status: input.available ? "available" : "pending",
+    type: input.type,
+  };
+  return ctx.store.insert(ctx.scope, "balance_transaction", txn);
+}
+
 /** Makes every pending balance transaction available (in every scope), as if days had passed. */
 export function settleAll(store: Store): number {
   const now = nowSeconds();

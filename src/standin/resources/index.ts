@@ -2,8 +2,10 @@ import type { Route } from "../context.js";
 import { balanceTransactionRoutes } from "./balance-transactions.js";
 import { balanceRoutes } from "./balance.js";
 import { chargeRoutes } from "./charges.js";
+import { disputeRoutes } from "./disputes.js";
 import { eventRoutes } from "./events.js";
 import { paymentIntentRoutes } from "./payment-intents.js";
+import { refundRoutes } from "./refunds.js";
 
 /**
  * Every API route the stand-in serves. Adding a resource is a new file in this folder exporting
@@ -15,4 +17,6 @@ export const apiRoutes: readonly Route[] = [
   ...balanceTransactionRoutes,
   ...balanceRoutes,
   ...eventRoutes,
+  ...refundRoutes,
+  ...disputeRoutes,
 ];

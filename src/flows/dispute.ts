@@ -1,0 +1,88 @@
+import type Stripe from "stripe";
+import { lockDispute, upsertDispute } from "../db/stores/disputes.js";
+import { postPosting } from "../db/stores/ledger.js";
+import { lockByPaymentIntent } from "../db/stores/top-ups.js";
+import { withTransaction } from "../db/transaction.js";
+import { DISPUTE_STATUS_RANK, disputePostings, type DisputeState } from "../ledger/disputes.js";
+import { DomainError } from "../ledger/errors.js";
+import type { Posting } from "../ledger/types.js";
+import type { Currency } from "../money/currencies.js";
+import { ensureCredited, forwardStatus, paymentIntentOf } from "./credit-first.js";
+import type { FlowDeps } from "./deps.js";
+import type { EventCtx } from "./payment-intent.js";
+
+/**
+ * Every `charge.dispute.*` event lands here. The dispute is retrieved from
+ * Stripe, its state (status and the balance transactions Stripe booked on it)
+ * is turned into postings by the pure `disputePostings`, and each posting is
+ * keyed by the dispute and the movement. So a `closed` that arrives before
+ * `created`, or `funds_withdrawn` twice, ends in the same books as in-order
+ * delivery: the user is debited once, whichever event comes first.
+ */
+export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCtx): Promise<string> {
+  const dispute = await deps.stripe.disputes.retrieve(disputeId);
+  const piId = await paymentIntentOf(deps, dispute);
+  const payment = piId ? await ensureCredited(deps, piId, ev) : null;
+  if (!piId || !payment?.user_id) {
+    ev.log.warn(
+      { dispute_id: dispute.id },
+      "dispute on a payment that is not a wallet top-up: no user money moves",
+    );
+    return "not_wallet_payment";
+  }
+  const userId = payment.user_id;
+  const posted: Posting[] = [];
+  await withTransaction(deps.db, async (trx) => {
+    // Lock order: the payment row, then the dispute row, then balances (inside postPosting).
+    const row = (await lockByPaymentIntent(trx, piId, undefined))!;
+    if (dispute.currency !== row.currency) {
+      throw new DomainError(
+        "currency_mismatch",
+        `dispute ${dispute.id} is in ${dispute.currency}, payment ${piId} in ${row.currency}`,
+      );
+    }
+    if (dispute.amount > row.amount_received_minor) {
+      throw new DomainError(
+        "dispute_exceeds_payment",
+        `dispute ${dispute.id} of ${dispute.amount} exceeds the ${row.amount_received_minor} payment ${piId} credited`,
+      );
+    }
+    const stored = await lockDispute(trx, dispute.id);
+    const status = forwardStatus(stored?.status, dispute.status, DISPUTE_STATUS_RANK);
+    const state = disputeState(dispute, userId, row.currency as Currency, status);
+    for (const p of disputePostings(state)) {
+      if ((await postPosting(trx, p, { eventId: ev.eventId })).applied) posted.push(p);
+    }
+    await upsertDispute(trx, {
+      id: dispute.id,
+      payment_intent_id: piId,
+      charge_id: typeof dispute.charge === "string" ? dispute.charge : dispute.charge.id,
+      user_id: userId,
+      amount_minor: dispute.amount,
+      currency: row.currency,
+      status,
+    });
+  });
+  for (const p of posted) deps.metrics.postings.inc({ kind: p.kind });
+  const outcome = posted.length ? posted.map((p) => p.kind).join(",") : "no_new_money";
+  ev.log.info({ dispute_id: dispute.id, stripe_status: dispute.status, outcome }, "dispute synced");
+  return outcome;
+}
+
+/** Reads Stripe's balance transactions on the dispute: withdrawals are negative, reinstatements positive. */
+function disputeState(d: Stripe.Dispute, userId: string, currency: Currency, status: string): DisputeState {
+  const txns = (d.balance_transactions ?? []).filter((t) => typeof t === "object");
+  for (const t of txns) {
+    if (t.currency !== currency)
+      throw new DomainError("settlement_currency_mismatch", `dispute ${d.id} settled in ${t.currency}`);
+  }
+  return {
+    disputeId: d.id,
+    userId,
+    amountMinor: d.amount,
+    currency,
+    status,
+    withdrawals: txns.filter((t) => t.amount < 0).map((t) => ({ amountMinor: -t.amount, feeMinor: t.fee })),
+    reinstatements: txns.filter((t) => t.amount > 0).map((t) => ({ amountMinor: t.amount })),
+  };
+}

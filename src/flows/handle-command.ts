@@ -1,0 +1,24 @@
+import { syncDispute } from "./dispute.js";
+import { syncPaymentIntent, type EventCtx } from "./payment-intent.js";
+import { syncChargeRefunds, syncRefund } from "./refund.js";
+import type { FlowDeps } from "./deps.js";
+import { assertNever, type Command } from "../stripe/commands.js";
+
+/** Runs one command. The switch is exhaustive: a new command kind fails to compile until handled here. */
+export async function handleCommand(deps: FlowDeps, command: Command, ev: EventCtx): Promise<string> {
+  switch (command.kind) {
+    case "sync_payment_intent":
+      return syncPaymentIntent(deps, command.paymentIntentId, ev);
+    case "sync_refund":
+      return syncRefund(deps, command.refundId, ev);
+    case "sync_charge_refunds":
+      return syncChargeRefunds(deps, command.chargeId, ev);
+    case "sync_dispute":
+      return syncDispute(deps, command.disputeId, ev);
+    case "none":
+      ev.log.info({ reason: command.reason }, "event needs no action");
+      return "no_action";
+    default:
+      return assertNever(command);
+  }
+}

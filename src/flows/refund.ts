@@ -1,0 +1,100 @@
+import type Stripe from "stripe";
+import { isPosted, postPosting } from "../db/stores/ledger.js";
+import {
+  activeRefundedMinor,
+  ACTIVE_REFUND_STATUSES,
+  lockRefund,
+  REFUND_STATUS_RANK,
+  upsertRefund,
+} from "../db/stores/refunds.js";
+import { lockByPaymentIntent, updateTopUp } from "../db/stores/top-ups.js";
+import { withTransaction } from "../db/transaction.js";
+import { DomainError } from "../ledger/errors.js";
+import { refunded, refundReversed } from "../ledger/movements.js";
+import type { Posting } from "../ledger/types.js";
+import type { Currency } from "../money/currencies.js";
+import { ensureCredited, forwardStatus, paymentIntentOf } from "./credit-first.js";
+import type { FlowDeps } from "./deps.js";
+import type { EventCtx } from "./payment-intent.js";
+
+export type RefundOutcome = "debited" | "reversed" | "no_money" | "not_wallet_payment";
+
+/** `refund.*` and `charge.refund.updated`: apply what Stripe says about this refund now. */
+export async function syncRefund(deps: FlowDeps, refundId: string, ev: EventCtx): Promise<RefundOutcome> {
+  return applyRefund(deps, await deps.stripe.refunds.retrieve(refundId), ev);
+}
+
+/**
+ * `charge.refunded` carries the charge's cumulative `amount_refunded`, which
+ * cannot say which refund is new. So each refund on the charge is applied on
+ * its own key (`re_…:refunded`), and the sibling `refund.*` events converge on
+ * the same keys.
+ */
+export async function syncChargeRefunds(deps: FlowDeps, chargeId: string, ev: EventCtx): Promise<string> {
+  const outcomes: RefundOutcome[] = [];
+  for await (const refund of deps.stripe.refunds.list({ charge: chargeId, limit: 100 })) {
+    outcomes.push(await applyRefund(deps, refund, ev));
+  }
+  return outcomes.length === 0 ? "no_refunds" : outcomes.join(",");
+}
+
+async function applyRefund(deps: FlowDeps, refund: Stripe.Refund, ev: EventCtx): Promise<RefundOutcome> {
+  const piId = await paymentIntentOf(deps, refund);
+  const payment = piId ? await ensureCredited(deps, piId, ev) : null;
+  if (!piId || !payment?.user_id) {
+    ev.log.info({ refund_id: refund.id }, "refund of a payment that is not a wallet top-up: no money moves");
+    return "not_wallet_payment";
+  }
+  const userId = payment.user_id;
+  const posted: Posting[] = [];
+  const outcome = await withTransaction(deps.db, async (trx) => {
+    // Lock order: the payment row, then the refund row, then balances (inside postPosting).
+    const row = (await lockByPaymentIntent(trx, piId, undefined))!;
+    if (refund.currency !== row.currency) {
+      throw new DomainError(
+        "currency_mismatch",
+        `refund ${refund.id} is in ${refund.currency}, payment ${piId} in ${row.currency}`,
+      );
+    }
+    const stored = await lockRefund(trx, refund.id);
+    const status = forwardStatus(stored?.status, refund.status ?? "pending", REFUND_STATUS_RANK);
+    const money = { amountMinor: refund.amount, currency: row.currency as Currency };
+    let result: RefundOutcome = "no_money";
+    if (ACTIVE_REFUND_STATUSES.includes(status)) {
+      const debit = refunded(refund.id, userId, money);
+      if (!(await isPosted(trx, debit.key))) {
+        const others = await activeRefundedMinor(trx, piId, refund.id);
+        if (others + refund.amount > row.amount_received_minor) {
+          // Never silently clamp: the event fails with this reason and an alert is logged.
+          throw new DomainError(
+            "refund_exceeds_payment",
+            `refund ${refund.id} of ${refund.amount} would take payment ${piId} past the ${row.amount_received_minor} it credited (${others} already refunded)`,
+          );
+        }
+      }
+      if ((await postPosting(trx, debit, { eventId: ev.eventId })).applied)
+        (posted.push(debit), (result = "debited"));
+    } else if (await isPosted(trx, refunded(refund.id, userId, money).key)) {
+      // Failed or canceled after we debited it: the money comes back. Never debited: nothing to undo.
+      const back = refundReversed(refund.id, userId, money);
+      if ((await postPosting(trx, back, { eventId: ev.eventId })).applied)
+        (posted.push(back), (result = "reversed"));
+    }
+    await upsertRefund(trx, {
+      id: refund.id,
+      payment_intent_id: piId,
+      charge_id: chargeIdOf(refund),
+      user_id: userId,
+      amount_minor: refund.amount,
+      currency: row.currency,
+      status,
+    });
+    await updateTopUp(trx, row.id, { refunded_minor: await activeRefundedMinor(trx, piId) });
+    return result;
+  });
+  for (const p of posted) deps.metrics.postings.inc({ kind: p.kind });
+  ev.log.info({ refund_id: refund.id, stripe_status: refund.status, outcome }, "refund synced");
+  return outcome;
+}
+
+const chargeIdOf = (r: Stripe.Refund) => (typeof r.charge === "string" ? r.charge : (r.charge?.id ?? null));

@@ -1,0 +1,120 @@
+import type Stripe from "stripe";
+import type { ApiContext } from "../context.js";
+import { invalidRequest } from "../errors.js";
+import { createMovementTransaction } from "./balance-transactions.js";
+import { buildDispute, disputeOfCharge, isClosed, isInquiry } from "./disputes.js";
+import type { DisputeReason } from "./disputes.js";
+
+/** Stripe's chargeback fee in minor units; charged on every chargeback, whatever its currency. */
+export const DISPUTE_FEE_MINOR = 1500;
+
+export interface OpenDisputeInput {
+  amount?: number | undefined;
+  reason?: DisputeReason | undefined;
+  inquiry?: boolean | undefined;
+}
+
+/**
+ * The cardholder's bank opens a dispute. A chargeback takes the amount plus Stripe's fee at once,
+ * so even `charge.dispute.created` already lists that balance transaction, as in Stripe's events.
+ */
+export function openDispute(ctx: ApiContext, charge: Stripe.Charge, input: OpenDisputeInput): Stripe.Dispute {
+  if (!charge.captured || charge.amount_captured === 0) {
+    throw invalidRequest(`Charge ${charge.id} has no captured funds to dispute.`, { param: "charge" });
+  }
+  const existing = disputeOfCharge(ctx, charge.id);
+  if (existing) throw invalidRequest(`Charge ${charge.id} already has a dispute (${existing.id}).`);
+  const amount = input.amount ?? charge.amount_captured;
+  if (amount > charge.amount_captured) {
+    const message = `Dispute amount (${amount}) is greater than the captured amount (${charge.amount_captured}).`;
+    throw invalidRequest(message, { param: "amount" });
+  }
+  const inquiry = input.inquiry ?? false;
+  const dispute = buildDispute(charge, amount, input.reason ?? "fraudulent", inquiry);
+  ctx.store.insert(ctx.scope, "dispute", dispute);
+  charge.disputed = true;
+  if (inquiry) {
+    ctx.emit("charge.dispute.created", dispute);
+    return dispute;
+  }
+  const withdrawal = createMovementTransaction(ctx, {
+    amount: -amount,
+    currency: dispute.currency,
+    type: "adjustment",
+    reporting_category: "dispute",
+    source: dispute.id,
+    description: `Chargeback withdrawal for ${charge.id}`,
+    fee: { amount: DISPUTE_FEE_MINOR, description: "Dispute fee" },
+    available: false,
+  });
+  // The same object as in the store, so settling it shows on the dispute too.
+  dispute.balance_transactions.push(withdrawal);
+  ctx.emit("charge.dispute.created", dispute);
+  ctx.emit("charge.dispute.funds_withdrawn", dispute);
+  return dispute;
+}
+
+const CHARGEBACK_OPEN = ["needs_response", "under_review"];
+const INQUIRY_OPEN = ["warning_needs_response", "warning_under_review"];
+
+function refuseIfClosed(dispute: Stripe.Dispute): void {
+  if (isClosed(dispute)) {
+    throw invalidRequest(`This dispute is already closed (status ${dispute.status}).`, { param: "status" });
+  }
+}
+
+/** The merchant answered or the issuer moved the case along; an inquiry stays an inquiry. */
+export function updateDispute(ctx: ApiContext, dispute: Stripe.Dispute, status: string): Stripe.Dispute {
+  refuseIfClosed(dispute);
+  const allowed = isInquiry(dispute) ? INQUIRY_OPEN : CHARGEBACK_OPEN;
+  if (!allowed.includes(status) || status === dispute.status) {
+    const message =
+      `A dispute with status ${dispute.status} cannot move to ${status}; ` +
+      `allowed: ${allowed.filter((s) => s !== dispute.status).join(", ")}.`;
+    throw invalidRequest(message, { param: "status" });
+  }
+  const previous = dispute.status;
+  dispute.status = status;
+  if (status.endsWith("under_review")) {
+    // Under review means evidence went in: that is when Stripe counts a submission.
+    dispute.evidence_details.has_evidence = true;
+    dispute.evidence_details.submission_count += 1;
+    dispute.evidence_details.submission_method = "manual";
+  }
+  ctx.emit("charge.dispute.updated", dispute, { status: previous });
+  return dispute;
+}
+
+/**
+ * The issuer decides. A won chargeback gives the amount back (the fee stays with Stripe) before
+ * the dispute shows `won`; a lost one moves nothing more. Inquiries just close.
+ */
+export function closeDispute(
+  ctx: ApiContext,
+  dispute: Stripe.Dispute,
+  outcome: "won" | "lost",
+): Stripe.Dispute {
+  refuseIfClosed(dispute);
+  const previous = dispute.status;
+  if (isInquiry(dispute)) {
+    dispute.status = "warning_closed";
+  } else {
+    if (outcome === "won") {
+      const chargeId = typeof dispute.charge === "string" ? dispute.charge : dispute.charge.id;
+      const reinstatement = createMovementTransaction(ctx, {
+        amount: dispute.amount,
+        currency: dispute.currency,
+        type: "adjustment",
+        reporting_category: "dispute_reversal",
+        source: dispute.id,
+        description: `Chargeback reversal for ${chargeId}`,
+        available: false,
+      });
+      dispute.balance_transactions.push(reinstatement);
+      ctx.emit("charge.dispute.funds_reinstated", dispute);
+    }
+    dispute.status = outcome;
+  }
+  ctx.emit("charge.dispute.closed", dispute, { status: previous });
+  return dispute;
+}

@@ -1,0 +1,161 @@
+import type Stripe from "stripe";
+import type { ApiContext, Route } from "../context.js";
+import { pathParam } from "../context.js";
+import { formatMinor, parseCurrency } from "../currencies.js";
+import { invalidRequest, paramError } from "../errors.js";
+import { newId, nowSeconds } from "../ids.js";
+import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
+import * as p from "../params.js";
+import { disputeOfCharge, isInquiry } from "./disputes.js";
+import { bookRefund, settleRefund } from "./refund-flow.js";
+
+declare module "../state.js" {
+  interface ObjectTypes {
+    refund: Stripe.Refund;
+  }
+}
+
+/**
+ * Metadata key that makes a new refund start out `pending` (or `requires_action`) instead of
+ * `succeeded`, so tests can then succeed, fail or cancel it. Kept in metadata like any other key.
+ */
+export const STATUS_METADATA_KEY = "standin_status";
+const START_STATUSES = ["pending", "requires_action"];
+
+const SYMBOLS: Record<string, string> = { usd: "$", eur: "€", gbp: "£", jpy: "¥" };
+
+/** Money as Stripe writes it in refund errors: `$10.00`, or `10.00 CHF` without a symbol. */
+function money(amountMinor: number, currency: string): string {
+  const formatted = formatMinor(amountMinor, parseCurrency(currency).exponent);
+  const symbol = SYMBOLS[currency];
+  return symbol === undefined ? `${formatted} ${currency.toUpperCase()}` : `${symbol}${formatted}`;
+}
+
+/** The charge a refund is for: given directly, or the PaymentIntent's successful charge. */
+function targetCharge(ctx: ApiContext): Stripe.Charge {
+  const chargeId = p.optString(ctx.params, "charge");
+  const piId = p.optString(ctx.params, "payment_intent");
+  if (chargeId !== undefined && piId !== undefined) {
+    throw paramError("You can only specify one of these parameters: charge, payment_intent.", "charge");
+  }
+  if (chargeId !== undefined) return ctx.store.require(ctx.scope, "charge", chargeId, "charge");
+  if (piId === undefined) {
+    const message =
+      "One of the following params should be provided for this request: payment_intent or charge.";
+    throw paramError(message, "payment_intent", "parameter_missing");
+  }
+  const pi = ctx.store.require(ctx.scope, "payment_intent", piId, "payment_intent");
+  const latest = typeof pi.latest_charge === "string" ? pi.latest_charge : pi.latest_charge?.id;
+  if (pi.status !== "succeeded" || latest === undefined) {
+    const message = `This PaymentIntent (${pi.id}) does not have a successful charge to refund.`;
+    throw invalidRequest(message, { code: "charge_not_refundable", param: "payment_intent" });
+  }
+  return ctx.store.require(ctx.scope, "charge", latest);
+}
+
+/** What Stripe checks before refunding; returns the amount to refund. */
+function refundableAmount(ctx: ApiContext, charge: Stripe.Charge): number {
+  if (charge.status !== "succeeded" || !charge.captured) {
+    // Stripe would release an uncaptured authorization instead; Coffer cancels the intent for that.
+    const message = `Charge ${charge.id} has not been captured and cannot be refunded.`;
+    throw invalidRequest(message, { code: "charge_not_refundable", param: "charge" });
+  }
+  const dispute = disputeOfCharge(ctx, charge.id);
+  // A chargeback already took the money back; once it is won the charge is refundable again.
+  if (dispute && !isInquiry(dispute) && dispute.status !== "won") {
+    const message = `Charge ${charge.id} has been charged back; cannot issue a refund.`;
+    throw invalidRequest(message, { code: "charge_disputed", param: "charge" });
+  }
+  const remaining = charge.amount_captured - charge.amount_refunded;
+  if (remaining <= 0) {
+    throw invalidRequest(`Charge ${charge.id} has already been refunded.`, {
+      code: "charge_already_refunded",
+    });
+  }
+  const amount = p.optInt(ctx.params, "amount") ?? remaining;
+  if (amount < 1) {
+    throw paramError("This value must be greater than or equal to 1.", "amount", "parameter_invalid_integer");
+  }
+  if (amount > remaining) {
+    const message =
+      `Refund amount (${money(amount, charge.currency)}) is greater than unrefunded amount on charge ` +
+      `(${money(remaining, charge.currency)})`;
+    throw invalidRequest(message, { code: "amount_too_large", param: "amount" });
+  }
+  return amount;
+}
+
+function startStatus(metadata: Record<string, string>): string {
+  const wanted = metadata[STATUS_METADATA_KEY];
+  if (wanted === undefined) return "succeeded";
+  if (!START_STATUSES.includes(wanted)) {
+    const message = `Stand-in: metadata[${STATUS_METADATA_KEY}] must be one of ${START_STATUSES.join(", ")}.`;
+    throw paramError(message, `metadata[${STATUS_METADATA_KEY}]`);
+  }
+  return wanted;
+}
+
+function create(ctx: ApiContext): object {
+  p.allowOnly(ctx.params, ["amount", "charge", "payment_intent", "reason", "metadata", "expand"]);
+  const reason = p.optEnum(ctx.params, "reason", ["duplicate", "fraudulent", "requested_by_customer"]);
+  const metadata = p.applyMetadata({}, ctx.params);
+  const status = startStatus(metadata);
+  const charge = targetCharge(ctx);
+  const amount = refundableAmount(ctx, charge);
+  const refund: Stripe.Refund = {
+    id: newId("re"),
+    object: "refund",
+    amount,
+    balance_transaction: null,
+    charge: charge.id,
+    created: nowSeconds(),
+    currency: charge.currency,
+    customer: charge.customer,
+    customer_account: null,
+    destination_details: { card: { type: "refund" }, type: "card" },
+    metadata,
+    payment_intent: charge.payment_intent,
+    payment_method: charge.payment_method,
+    reason: reason ?? null,
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status,
+    transfer_reversal: null,
+  };
+  bookRefund(ctx, charge, refund);
+  return refund;
+}
+
+function retrieve(ctx: ApiContext): object {
+  p.allowOnly(ctx.params, ["expand"]);
+  return ctx.store.require(ctx.scope, "refund", pathParam(ctx, "id"));
+}
+
+function list(ctx: ApiContext): object {
+  p.allowOnly(ctx.params, [...LIST_PARAMS, "created", "charge", "payment_intent"]);
+  const created = rangeFilter(ctx.params, "created");
+  const charge = p.optString(ctx.params, "charge");
+  const paymentIntent = p.optString(ctx.params, "payment_intent");
+  const items = ctx.store.list(
+    ctx.scope,
+    "refund",
+    (r) =>
+      created(r.created) &&
+      (charge === undefined || r.charge === charge) &&
+      (paymentIntent === undefined || r.payment_intent === paymentIntent),
+  );
+  return paginate(items, ctx.params, "/v1/refunds", "refund");
+}
+
+/** Stripe cancels only refunds still waiting on something; this stand-in also lets `pending` go. */
+function cancel(ctx: ApiContext): object {
+  p.allowOnly(ctx.params, ["expand"]);
+  return settleRefund(ctx, ctx.store.require(ctx.scope, "refund", pathParam(ctx, "id")), "canceled");
+}
+
+export const refundRoutes: Route[] = [
+  { method: "POST", path: "/v1/refunds", handler: create },
+  { method: "GET", path: "/v1/refunds", handler: list },
+  { method: "GET", path: "/v1/refunds/:id", handler: retrieve },
+  { method: "POST", path: "/v1/refunds/:id/cancel", handler: cancel },
+];

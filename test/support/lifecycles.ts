@@ -1,0 +1,224 @@
+import Stripe from "stripe";
+import type { Db } from "../../src/db/knex.js";
+import { queueForEvent } from "../../src/stripe/routing.js";
+import type { Standin, StripeEvent } from "../../src/standin/index.js";
+import { pay, topUp } from "./api.js";
+
+/**
+ * Refund and dispute lifecycles played for real at the stand-in, on a paid
+ * top-up of 1,000. Each run is a separate payment (its own user and Stripe
+ * objects), so many runs can share one database and be compared by the shape
+ * of their postings.
+ */
+export const PAYMENT_MINOR = 1_000;
+
+export interface Lifecycle {
+  name: string;
+  play(ctl: Control, p: { piId: string; chargeId: string }): Promise<void>;
+  /** The user's available balance after the whole lifecycle. */
+  expectAvailable: number;
+  /** The event types that take part in permutations, in Stripe's order; others are left out. */
+  types: string[];
+}
+
+export interface Control {
+  stripe: Stripe;
+  post(path: string, body?: unknown): Promise<Record<string, unknown>>;
+}
+
+export function control(standin: Standin): Control {
+  return {
+    stripe: new Stripe("sk_test_standin", {
+      host: standin.host,
+      port: standin.port,
+      protocol: "http",
+      maxNetworkRetries: 0,
+    }),
+    post: async (path, body = {}) => {
+      const res = await fetch(`${standin.url}/_standin${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      if (!res.ok) throw new Error(`stand-in ${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    },
+  };
+}
+
+const dispute = async (c: Control, chargeId: string, body: object = {}) =>
+  (await c.post(`/charges/${chargeId}/dispute`, body)).id as string;
+
+export const LIFECYCLES: Lifecycle[] = [
+  {
+    name: "full refund",
+    play: async (c, p) => void (await c.stripe.refunds.create({ payment_intent: p.piId })),
+    expectAvailable: 0,
+    types: ["payment_intent.succeeded", "refund.created", "charge.refunded"],
+  },
+  {
+    name: "two partial refunds",
+    play: async (c, p) => {
+      await c.stripe.refunds.create({ payment_intent: p.piId, amount: 300 });
+      await c.stripe.refunds.create({ payment_intent: p.piId, amount: 200 });
+    },
+    expectAvailable: 500,
+    types: ["payment_intent.succeeded", "refund.created", "charge.refunded"],
+  },
+  {
+    name: "a refund that fails",
+    play: async (c, p) => {
+      const re = await c.stripe.refunds.create({
+        payment_intent: p.piId,
+        metadata: { standin_status: "pending" },
+      });
+      await c.post(`/refunds/${re.id}/fail`, { failure_reason: "expired_or_canceled_card" });
+    },
+    expectAvailable: 1_000,
+    types: [
+      "payment_intent.succeeded",
+      "refund.created",
+      "charge.refunded",
+      "refund.failed",
+      "charge.refund.updated",
+    ],
+  },
+  {
+    name: "a dispute won",
+    play: async (c, p) =>
+      void (await c.post(`/disputes/${await dispute(c, p.chargeId)}/close`, { outcome: "won" })),
+    expectAvailable: 1_000,
+    types: [
+      "payment_intent.succeeded",
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "charge.dispute.funds_reinstated",
+      "charge.dispute.closed",
+    ],
+  },
+  {
+    name: "a dispute lost",
+    play: async (c, p) =>
+      void (await c.post(`/disputes/${await dispute(c, p.chargeId)}/close`, { outcome: "lost" })),
+    expectAvailable: 0,
+    types: [
+      "payment_intent.succeeded",
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "charge.dispute.closed",
+    ],
+  },
+  {
+    name: "a dispute with funds withdrawn, then reinstated",
+    play: async (c, p) => {
+      const dp = await dispute(c, p.chargeId);
+      await c.post(`/disputes/${dp}/update`, { status: "under_review" });
+      await c.post(`/disputes/${dp}/close`, { outcome: "won" });
+    },
+    expectAvailable: 1_000,
+    types: [
+      "payment_intent.succeeded",
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "charge.dispute.updated",
+      "charge.dispute.funds_reinstated",
+      "charge.dispute.closed",
+    ],
+  },
+  {
+    name: "an inquiry",
+    play: async (c, p) => {
+      const dp = await dispute(c, p.chargeId, { inquiry: true });
+      await c.post(`/disputes/${dp}/update`, { status: "warning_under_review" });
+      await c.post(`/disputes/${dp}/close`, { outcome: "won" });
+    },
+    expectAvailable: 1_000,
+    types: [
+      "payment_intent.succeeded",
+      "charge.dispute.created",
+      "charge.dispute.updated",
+      "charge.dispute.closed",
+    ],
+  },
+];
+
+export interface Run {
+  lifecycle: Lifecycle;
+  user: string;
+  piId: string;
+  /** The run's events of the lifecycle's types, in the order Stripe created them. */
+  events: StripeEvent[];
+}
+
+/** Pays a top-up and plays the lifecycle, with webhook delivery off: the test delivers. */
+export async function playRun(baseUrl: string, standin: Standin, lc: Lifecycle, user: string): Promise<Run> {
+  const created = await topUp(baseUrl, user, PAYMENT_MINOR, "usd", `lc-${user}`);
+  if (created.status !== 201) throw new Error(`top-up: ${JSON.stringify(created.body)}`);
+  const piId = created.body.payment_intent_id as string;
+  const paid = await pay(standin.url, piId);
+  const chargeId = paid.body.latest_charge as string;
+  const c = control(standin);
+  const before = standin.events().length;
+  await lc.play(c, { piId, chargeId });
+  const ours = (e: StripeEvent) => {
+    const o = e.data.object as { id?: string; payment_intent?: unknown; charge?: unknown };
+    return o.id === piId || o.id === chargeId || o.payment_intent === piId || o.charge === chargeId;
+  };
+  const all = standin.events();
+  const succeeded = all.filter((e) => e.type === "payment_intent.succeeded" && ours(e));
+  const events = [...succeeded, ...all.slice(before).filter(ours)].filter(
+    (e) => lc.types.includes(e.type) && queueForEvent(e.type),
+  );
+  return { lifecycle: lc, user, piId, events };
+}
+
+/**
+ * What a run did to the books, independent of its ids: each posting's kind and
+ * its entries (account and amount), sorted. Two runs of one lifecycle that
+ * converged have equal signatures.
+ */
+export async function signature(db: Db, run: Run): Promise<string[]> {
+  const sources = new Set<string>([run.piId]);
+  for (const e of run.events) {
+    const o = e.data.object as { id: string };
+    if (/^(re|dp)_/.test(o.id)) sources.add(o.id);
+  }
+  const txn = await db("payment_transactions")
+    .where({ payment_intent_id: run.piId })
+    .first("balance_transaction_id");
+  if (txn?.balance_transaction_id) sources.add(txn.balance_transaction_id as string);
+  const rows = await db("wallet_ledger as e")
+    .join("wallet_ledger_transactions as t", "t.id", "e.transaction_id")
+    .whereIn("t.source_id", [...sources])
+    .select("t.kind", "e.account", "e.amount_minor");
+  return rows.map((r) => `${r.kind} ${r.account} ${r.amount_minor}`).sort();
+}
+
+/** A seeded PRNG, so a failing order can be replayed from its seed. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [xs.slice()];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
+/** Each event 1–3 times: duplicates land at random later positions, as Stripe's retries would. */
+export function withRepeats<T>(order: readonly T[], rand: () => number): T[] {
+  const out = [...order];
+  for (const x of order) {
+    const extra = Math.floor(rand() * 3);
+    for (let i = 0; i < extra; i++)
+      out.splice(out.indexOf(x) + 1 + Math.floor(rand() * (out.length - out.indexOf(x))), 0, x);
+  }
+  return out;
+}
