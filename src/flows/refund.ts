@@ -72,13 +72,17 @@ async function applyRefund(deps: FlowDeps, refund: Stripe.Refund, ev: EventCtx):
           );
         }
       }
-      if ((await postPosting(trx, debit, { eventId: ev.eventId })).applied)
-        (posted.push(debit), (result = "debited"));
+      if ((await postPosting(trx, debit, { eventId: ev.eventId })).applied) {
+        posted.push(debit);
+        result = "debited";
+      }
     } else if (await isPosted(trx, refunded(refund.id, userId, money).key)) {
       // Failed or canceled after we debited it: the money comes back. Never debited: nothing to undo.
       const back = refundReversed(refund.id, userId, money);
-      if ((await postPosting(trx, back, { eventId: ev.eventId })).applied)
-        (posted.push(back), (result = "reversed"));
+      if ((await postPosting(trx, back, { eventId: ev.eventId })).applied) {
+        posted.push(back);
+        result = "reversed";
+      }
     }
     await upsertRefund(trx, {
       id: refund.id,
