@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wallet } from "./support/api.js";
+import { LIFECYCLES, playRun, referenceSignature, signature, type Run } from "./support/lifecycles.js";
 import { deliverAll, expectInvariants, openEventCount, seedPaidTopUps } from "./support/seed.js";
 import { eventually, startSystem, type System } from "./support/system.js";
 
@@ -68,6 +69,51 @@ describe("a worker killed mid-job", () => {
       .first();
     expect(Number(rerun?.n)).toBe(interrupted.length);
     expect(await count("failed")).toBe(0);
+    await expectInvariants(sys);
+  });
+});
+
+describe("a worker killed mid-job on refunds and disputes", () => {
+  it("applies each refund and dispute exactly once after a restart", { timeout: 120_000 }, async () => {
+    sys.standin.clearFaults();
+    const chosen = LIFECYCLES.filter((l) => l.name !== "an inquiry");
+    const expected = new Map<string, string[]>();
+    for (const [i, lc] of chosen.entries())
+      expected.set(lc.name, await referenceSignature(sys, lc, `crash-ref-${i}`));
+    const runs: Run[] = [];
+    for (let n = 0; n < 24; n++)
+      runs.push(await playRun(sys.url, sys.standin, chosen[n % chosen.length]!, `crash-${n}`));
+
+    // Slow Stripe down on refunds, disputes and charges so jobs are mid-flight at the kill.
+    for (const pathPrefix of ["/v1/refunds", "/v1/disputes/", "/v1/charges/"]) {
+      sys.standin.injectFault({ method: "GET", pathPrefix, kind: "delay", delayMs: 300, times: 10_000 });
+    }
+    const forced = runs.flatMap((r) => r.events.filter((e) => e.type !== "payment_intent.succeeded"));
+    await deliverAll(sys, forced as unknown as Array<Record<string, unknown>>, 10);
+    const db = sys.tdb.db;
+    const processing = async () =>
+      Number(
+        (await db("stripe_webhook_events").where({ status: "processing" }).count({ n: "*" }).first())?.n,
+      );
+    await eventually(async () => (await processing()) > 0, { what: "refund/dispute jobs in flight" });
+    const worker = sys.workers.find((w) => w.proc.exitCode === null && w.proc.signalCode === null)!;
+    await sys.stopWorker(worker, "SIGKILL");
+    expect(await processing()).toBeGreaterThan(0);
+
+    await sys.startWorker();
+    await eventually(async () => (await openEventCount(sys)) === 0, {
+      timeoutMs: 90_000,
+      what: "all events processed",
+    });
+    sys.standin.clearFaults();
+    for (const r of runs) {
+      expect({ user: r.user, postings: await signature(db, r) }).toEqual({
+        user: r.user,
+        postings: expected.get(r.lifecycle.name),
+      });
+      expect((await wallet(sys.url, r.user)).available).toBe(r.lifecycle.expectAvailable);
+    }
+    expect(await db("stripe_webhook_events").where({ status: "failed" }).pluck("id")).toEqual([]);
     await expectInvariants(sys);
   });
 });

@@ -31,6 +31,8 @@ export async function syncRefund(deps: FlowDeps, refundId: string, ev: EventCtx)
  * the same keys.
  */
 export async function syncChargeRefunds(deps: FlowDeps, chargeId: string, ev: EventCtx): Promise<string> {
+  // Retrieve first: a charge Stripe does not know fails the event (resource_missing), not "no refunds".
+  await deps.stripe.charges.retrieve(chargeId);
   const outcomes: RefundOutcome[] = [];
   for await (const refund of deps.stripe.refunds.list({ charge: chargeId, limit: 100 })) {
     outcomes.push(await applyRefund(deps, refund, ev));

@@ -41,7 +41,9 @@ export interface Standin {
   /** API calls received (not control calls), oldest first. */
   requests(): RequestLogEntry[];
   /** Every event created, oldest first. */
-  events(): StripeEvent[];
+  events(sinceIndex?: number): StripeEvent[];
+  /** How many events exist; with events(since), lets a test read only what it caused. */
+  eventCount(): number;
   /** Resolves once every queued delivery has finished (success or given up). */
   flushWebhooks(): Promise<void>;
   /** Forgets every saved idempotency key, as if Stripe's 24-hour window had passed. */
@@ -75,7 +77,8 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     injectFault: (f) => rt.faults.inject(f),
     clearFaults: () => rt.faults.clear(),
     requests: () => rt.requestLog.map((r) => ({ ...r })),
-    events: () => structuredClone(rt.store.all("event")),
+    events: (sinceIndex = 0) => structuredClone(rt.store.all("event").slice(sinceIndex)),
+    eventCount: () => rt.store.all("event").length,
     flushWebhooks: () => rt.webhooks.flush(),
     expireIdempotencyKeys: () => rt.idempotency.expire(),
     settleBalance: () => settleAll(rt.store),

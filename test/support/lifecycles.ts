@@ -1,5 +1,11 @@
 import Stripe from "stripe";
+import type { Config } from "../../src/config.js";
 import type { Db } from "../../src/db/knex.js";
+import { handleCommand } from "../../src/flows/handle-command.js";
+import { createLogger } from "../../src/logger.js";
+import { createMetrics } from "../../src/metrics.js";
+import { createStripeClient } from "../../src/stripe/client.js";
+import { toCommand } from "../../src/stripe/commands.js";
 import { queueForEvent } from "../../src/stripe/routing.js";
 import type { Standin, StripeEvent } from "../../src/standin/index.js";
 import { pay, topUp } from "./api.js";
@@ -153,23 +159,23 @@ export interface Run {
 
 /** Pays a top-up and plays the lifecycle, with webhook delivery off: the test delivers. */
 export async function playRun(baseUrl: string, standin: Standin, lc: Lifecycle, user: string): Promise<Run> {
+  const start = standin.eventCount();
   const created = await topUp(baseUrl, user, PAYMENT_MINOR, "usd", `lc-${user}`);
   if (created.status !== 201) throw new Error(`top-up: ${JSON.stringify(created.body)}`);
   const piId = created.body.payment_intent_id as string;
   const paid = await pay(standin.url, piId);
   const chargeId = paid.body.latest_charge as string;
   const c = control(standin);
-  const before = standin.events().length;
   await lc.play(c, { piId, chargeId });
   const ours = (e: StripeEvent) => {
     const o = e.data.object as { id?: string; payment_intent?: unknown; charge?: unknown };
     return o.id === piId || o.id === chargeId || o.payment_intent === piId || o.charge === chargeId;
   };
-  const all = standin.events();
-  const succeeded = all.filter((e) => e.type === "payment_intent.succeeded" && ours(e));
-  const events = [...succeeded, ...all.slice(before).filter(ours)].filter(
-    (e) => lc.types.includes(e.type) && queueForEvent(e.type),
-  );
+  // Runs play concurrently, so other runs' events interleave with ours: filter by object.
+  const events = standin
+    .events(start)
+    .filter(ours)
+    .filter((e) => lc.types.includes(e.type) && queueForEvent(e.type));
   return { lifecycle: lc, user, piId, events };
 }
 
@@ -221,4 +227,25 @@ export function withRepeats<T>(order: readonly T[], rand: () => number): T[] {
       out.splice(out.indexOf(x) + 1 + Math.floor(rand() * (out.length - out.indexOf(x))), 0, x);
   }
   return out;
+}
+
+/** Plays one run and applies its events in Stripe's order at the processor level: the reference result. */
+export async function referenceSignature(
+  sys: { url: string; standin: Standin; config: Config; tdb: { db: Db } },
+  lc: Lifecycle,
+  user: string,
+): Promise<string[]> {
+  const deps = {
+    config: sys.config,
+    db: sys.tdb.db,
+    stripe: createStripeClient({ secretKey: "sk_test_standin", apiBase: sys.standin.url, timeoutMs: 10_000 }),
+    metrics: createMetrics(),
+    log: createLogger("silent"),
+  };
+  const ref = await playRun(sys.url, sys.standin, lc, user);
+  for (const e of ref.events) {
+    const ev = e as unknown as Stripe.Event;
+    await handleCommand(deps, toCommand(ev), { eventId: ev.id, log: deps.log });
+  }
+  return signature(sys.tdb.db, ref);
 }

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { wallet } from "./support/api.js";
+import { chargeObject, deliver, eventEnvelope, fixture, stripeId } from "./support/events.js";
+import { LIFECYCLES, playRun, type Run } from "./support/lifecycles.js";
+import { expectInvariants, openEventCount } from "./support/seed.js";
+import { eventually, startSystem, type System } from "./support/system.js";
+
+/** Refunds that outrun their payment, and events that must fail without moving money. */
+let sys: System;
+beforeAll(async () => {
+  sys = await startSystem({ workers: 1 });
+  sys.standin.setWebhook(undefined);
+});
+afterAll(async () => sys?.stop());
+
+const fullRefund = LIFECYCLES.find((l) => l.name === "full refund")!;
+const partials = LIFECYCLES.find((l) => l.name === "two partial refunds")!;
+const settled = () => eventually(async () => (await openEventCount(sys)) === 0, { what: "events settled" });
+const send = async (events: Run["events"]) => {
+  for (const e of events) expect((await deliver(sys.url, e as never)).status).toBe(200);
+};
+const ledgerFor = (piId: string) =>
+  sys.tdb.db("wallet_ledger_transactions").where({ source_id: piId }).pluck("kind");
+const event = (id: string) => sys.tdb.db("stripe_webhook_events").where({ id }).first();
+
+describe("a refund before its payment is credited", () => {
+  it("converges once the payment's own event arrives", async () => {
+    const run = await playRun(sys.url, sys.standin, partials, "early-1");
+    const [payment, ...refunds] = run.events;
+    await send(refunds);
+    await settled();
+    // Stripe said the payment succeeded, so it was credited first, then refunded.
+    expect(await wallet(sys.url, "early-1")).toEqual({ available: 500, pending: 0, held: 0 });
+    await send([payment!]);
+    await settled();
+    expect(await wallet(sys.url, "early-1")).toEqual({ available: 500, pending: 0, held: 0 });
+    expect(await ledgerFor(run.piId)).toEqual(["payment_captured"]);
+    await expectInvariants(sys);
+  });
+
+  it("converges when the payment's event never arrives, because Stripe says it succeeded", async () => {
+    const run = await playRun(sys.url, sys.standin, fullRefund, "early-2");
+    await send(run.events.filter((e) => e.type !== "payment_intent.succeeded"));
+    await settled();
+    expect(await wallet(sys.url, "early-2")).toEqual({ available: 0, pending: 0, held: 0 });
+    expect(await ledgerFor(run.piId)).toEqual(["payment_captured"]);
+    const shown = await sys.tdb.db("payment_transactions").where({ payment_intent_id: run.piId }).first();
+    expect(shown).toMatchObject({ status: "succeeded", refunded_minor: 1_000 });
+  });
+});
+
+describe("bad or hostile events fail with a clear reason and move no money", () => {
+  const cases: Array<[string, () => Promise<{ id: string; error: RegExp; prepare?: () => Promise<void> }>]> =
+    [
+      [
+        "a refund Stripe does not know",
+        async () => {
+          const e = eventEnvelope("refund.created", { ...fixture("refund"), id: stripeId("re") });
+          return { id: await post(e), error: /No such refund/ };
+        },
+      ],
+      [
+        "charge.refunded for an unknown charge",
+        async () => {
+          const e = eventEnvelope("charge.refunded", chargeObject({ id: stripeId("ch") }));
+          return { id: await post(e), error: /No such charge/ };
+        },
+      ],
+      [
+        "a dispute Stripe does not know",
+        async () => {
+          const e = eventEnvelope("charge.dispute.created", { ...fixture("dispute"), id: stripeId("dp") });
+          return { id: await post(e), error: /No such dispute/ };
+        },
+      ],
+      [
+        "a malformed object (no id)",
+        async () => {
+          const e = eventEnvelope("refund.created", { object: "refund", amount: 100 });
+          return { id: await post(e), error: /not a re_/ };
+        },
+      ],
+      [
+        "a refund larger than what the payment credited",
+        async () => {
+          const run = await playRun(sys.url, sys.standin, fullRefund, "hostile-over");
+          await send(run.events.filter((e) => e.type === "payment_intent.succeeded"));
+          await settled();
+          // Our record says less was credited than Stripe now refunds (as legacy data could).
+          await sys.tdb
+            .db("payment_transactions")
+            .where({ payment_intent_id: run.piId })
+            .update({ amount_received_minor: 400 });
+          return {
+            id: await post(run.events.find((e) => e.type === "refund.created")!),
+            error: /would take payment .* past the 400 it credited/,
+          };
+        },
+      ],
+      [
+        "a refund in another currency than the payment",
+        async () => {
+          const run = await playRun(sys.url, sys.standin, fullRefund, "hostile-cur");
+          await send(run.events.filter((e) => e.type === "payment_intent.succeeded"));
+          await settled();
+          await sys.tdb
+            .db("payment_transactions")
+            .where({ payment_intent_id: run.piId })
+            .update({ currency: "eur" });
+          return {
+            id: await post(run.events.find((e) => e.type === "refund.created")!),
+            error: /is in usd, payment .* in eur/,
+          };
+        },
+      ],
+    ];
+
+  async function post(e: object): Promise<string> {
+    expect((await deliver(sys.url, e as never)).status).toBe(200);
+    return (e as { id: string }).id;
+  }
+
+  it.each(cases)("%s", async (_name, make) => {
+    const forced = async () =>
+      Number(
+        (
+          await sys.tdb
+            .db("wallet_ledger_transactions")
+            .whereIn("kind", ["refund", "dispute_opened"])
+            .count({ n: "*" })
+            .first()
+        )?.n,
+      );
+    const before = await sys.tdb.db("wallet_ledger").count({ n: "*" }).first();
+    const forcedBefore = await forced();
+    const { id, error } = await make();
+    await settled();
+    const row = await event(id);
+    expect(row).toMatchObject({ status: "failed", attempts: 1 });
+    expect(row.last_error).toMatch(error);
+    const alert = sys.workers[0]!.lines.find((l) => l.event_id === id && l.alert === true && l.level === 50);
+    expect(alert).toBeDefined();
+    const after = await sys.tdb.db("wallet_ledger").count({ n: "*" }).first();
+    // Only the setup's own payment credit (2 entries + 2 fee entries) may have been added.
+    expect(Number(after?.n) - Number(before?.n)).toBeLessThanOrEqual(4);
+    expect(await forced()).toBe(forcedBefore);
+
+    // The next good event still works.
+    const good = await playRun(sys.url, sys.standin, LIFECYCLES[0]!, `after-${id}`);
+    await send(good.events.filter((e) => e.type === "payment_intent.succeeded"));
+    await eventually(async () => (await wallet(sys.url, `after-${id}`)).available === 1_000, {
+      what: "next credit",
+    });
+  });
+});
