@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { wallet } from "./support/api.js";
+import { checkInvariants } from "../src/db/stores/ledger-checks.js";
+import { postPosting } from "../src/db/stores/ledger.js";
+import { withTransaction } from "../src/db/transaction.js";
+import { withdrawalHold } from "../src/ledger/movements.js";
+import type { Currency } from "../src/money/currencies.js";
+import { api, wallet } from "./support/api.js";
 import { chargeObject, deliver, eventEnvelope, fixture, stripeId } from "./support/events.js";
 import { LIFECYCLES, playRun, type Run } from "./support/lifecycles.js";
 import { expectInvariants, openEventCount } from "./support/seed.js";
@@ -44,8 +49,45 @@ describe("a refund before its payment is credited", () => {
     await settled();
     expect(await wallet(sys.url, "early-2")).toEqual({ available: 0, pending: 0, held: 0 });
     expect(await ledgerFor(run.piId)).toEqual(["payment_captured"]);
-    const shown = await sys.tdb.db("payment_transactions").where({ payment_intent_id: run.piId }).first();
-    expect(shown).toMatchObject({ status: "succeeded", refunded_minor: 1_000 });
+    const topUps = await api(sys.url, "GET", "/v1/wallet/top-ups", { user: "early-2" });
+    expect(topUps.body.data).toEqual([
+      expect.objectContaining({ payment_intent_id: run.piId, status: "succeeded", refunded_minor: 1_000 }),
+    ]);
+    const ledger = await api(sys.url, "GET", "/v1/wallet/ledger", { user: "early-2" });
+    const refundId = (run.events.find((e) => e.type === "refund.created")!.data.object as { id: string }).id;
+    expect(
+      ledger.body.data.map((e: { kind: string; source_id: string; amount_minor: number }) => [
+        e.kind,
+        e.source_id,
+        e.amount_minor,
+      ]),
+    ).toEqual([
+      ["refund", refundId, -1_000],
+      ["payment_captured", run.piId, 1_000],
+    ]);
+  });
+
+  it("lets a Stripe-forced debit take a wallet below zero, and the check lists it", async () => {
+    const run = await playRun(sys.url, sys.standin, fullRefund, "negative-1");
+    await send(run.events.filter((e) => e.type === "payment_intent.succeeded"));
+    await settled();
+    // The user moved 800 into a withdrawal hold before Stripe took the refund back.
+    await withTransaction(sys.tdb.db, (trx) =>
+      postPosting(
+        trx,
+        withdrawalHold("wd_neg", "negative-1", { amountMinor: 800, currency: "usd" as Currency }),
+      ),
+    );
+    await send(run.events.filter((e) => e.type !== "payment_intent.succeeded"));
+    await settled();
+    expect(await wallet(sys.url, "negative-1")).toEqual({ available: -800, pending: 0, held: 800 });
+    const report = await checkInvariants(sys.tdb.db);
+    expect(report.ok).toBe(true);
+    expect(report.negativeBalances).toContainEqual({
+      userId: "negative-1",
+      currency: "usd",
+      availableMinor: "-800",
+    });
   });
 });
 
