@@ -1,10 +1,11 @@
-import { Worker } from "bullmq";
+import { Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import type { EventJob } from "../src/queue/names.js";
+import { EXECUTE_WITHDRAWAL, type EventJob, type JobData, type WithdrawalJob } from "../src/queue/names.js";
 import { closeQueues, createQueues } from "../src/queue/queues.js";
 import { producerConnection, workerConnection } from "../src/queue/redis.js";
 import type { Runtime } from "../src/runtime.js";
 import { eventProcessor } from "./process-event.js";
+import { withdrawalProcessor } from "./process-withdrawal.js";
 import { startSweeper } from "./sweeper.js";
 
 /**
@@ -26,8 +27,15 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     backoffMs: config.JOB_BACKOFF_MS,
   });
   const deps = { config, db: rt.db, stripe: rt.stripe, metrics: rt.metrics, log: logger };
+  const executeWithdrawal = withdrawalProcessor(deps);
   const workers = config.WORKER_QUEUES.map((name) => {
-    const w = new Worker<EventJob>(name, eventProcessor(deps, name), {
+    const onEvent = eventProcessor(deps, name);
+    // Each queue carries its Stripe events; `withdrawals` also carries the payout jobs that approvals start.
+    const processor = (job: Job<JobData>) =>
+      job.name === EXECUTE_WITHDRAWAL
+        ? executeWithdrawal(job as Job<WithdrawalJob>)
+        : onEvent(job as Job<EventJob>);
+    const w = new Worker<JobData>(name, processor, {
       connection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,

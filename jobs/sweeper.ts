@@ -3,7 +3,9 @@ import { purgeKeys } from "../src/db/stores/http-idempotency.js";
 import type { Db } from "../src/db/knex.js";
 import type { Logger } from "../src/logger.js";
 import type { Metrics } from "../src/metrics.js";
-import { ensureEventJob } from "../src/queue/enqueue.js";
+import { findStalledWithdrawals } from "../src/db/stores/withdrawals.js";
+import { ensureJob } from "../src/queue/enqueue.js";
+import { EXECUTE_WITHDRAWAL, withdrawalJobId } from "../src/queue/names.js";
 import type { Queues } from "../src/queue/queues.js";
 import { queueForEvent } from "../src/stripe/routing.js";
 
@@ -33,7 +35,7 @@ export function startSweeper(
     for (const e of stale) {
       const queue = queueForEvent(e.type);
       if (!queue) continue;
-      const result = await ensureEventJob(deps.queues, queue, e.id, e.type);
+      const result = await ensureJob(deps.queues, queue, { id: e.id, name: e.type, data: { eventId: e.id } });
       touched.push(e.id);
       if (result !== "present") {
         deps.metrics.sweeperEnqueued.inc();
@@ -41,6 +43,17 @@ export function startSweeper(
       }
     }
     await touchEnqueued(deps.db, touched);
+    // Approved withdrawals whose job Redis lost (or that exhausted its retries on
+    // balance_insufficient) are picked up again: executeWithdrawal is safe to re-run.
+    for (const id of await findStalledWithdrawals(deps.db, o.afterMs, o.batch ?? 500)) {
+      const result = await ensureJob(deps.queues, "withdrawals", {
+        id: withdrawalJobId(id),
+        name: EXECUTE_WITHDRAWAL,
+        data: { withdrawalId: id },
+      });
+      if (result !== "present")
+        deps.log.info({ withdrawal_id: id, result }, "sweeper re-enqueued withdrawal");
+    }
     // Idempotency keys are kept at least 24 h; purge hourly-ish, well after that.
     if (ticks++ % 360 === 0) await purgeKeys(deps.db, 48);
   };

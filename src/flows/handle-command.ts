@@ -1,4 +1,7 @@
+import { syncBankAccount } from "./bank-accounts.js";
+import { syncAccount } from "./connect.js";
 import { syncDispute } from "./dispute.js";
+import { syncPayout, syncTransfer } from "./withdrawal-outcome.js";
 import { syncPaymentIntent, type EventCtx } from "./payment-intent.js";
 import { syncChargeRefunds, syncRefund } from "./refund.js";
 import type { FlowDeps } from "./deps.js";
@@ -15,6 +18,14 @@ export async function handleCommand(deps: FlowDeps, command: Command, ev: EventC
       return syncChargeRefunds(deps, command.chargeId, ev);
     case "sync_dispute":
       return syncDispute(deps, command.disputeId, ev);
+    case "sync_account":
+      return syncAccount(deps, command.accountId, command.eventCreated);
+    case "sync_payout":
+      return syncPayout(deps, command.payoutId, command.account, ev);
+    case "sync_transfer":
+      return syncTransfer(deps, command.transferId, ev);
+    case "sync_bank_account":
+      return syncBankAccount(deps, command.financialAccountId);
     case "none":
       ev.log.info({ reason: command.reason }, "event needs no action");
       return "no_action";

@@ -1,15 +1,18 @@
 import Router from "@koa/router";
 import Koa from "koa";
-import { requireUser } from "./auth.js";
+import { requireAdmin, requireUser } from "./auth.js";
 import { mountBullBoard } from "./bull-board.js";
 import type { AppDeps } from "./deps.js";
 import { errorMiddleware } from "./errors.js";
 import { rateLimit } from "./rate-limit.js";
 import { requestContext } from "./request-context.js";
+import { adminRoutes } from "./routes/admin.js";
+import { connectRoutes } from "./routes/connect.js";
 import { opsRoutes } from "./routes/ops.js";
 import { topUpRoutes } from "./routes/top-ups.js";
 import { walletRoutes } from "./routes/wallet.js";
 import { webhookRoutes } from "./routes/webhooks.js";
+import { withdrawalRoutes } from "./routes/withdrawals.js";
 
 /** Builds the Koa app without listening, so tests and the web entry point share it. */
 export function createApp(deps: AppDeps): Koa {
@@ -29,6 +32,13 @@ export function createApp(deps: AppDeps): Koa {
   const limiter = rateLimit(deps.config.RATE_LIMIT_PER_MINUTE);
   walletRoutes(user, deps);
   topUpRoutes(user, deps, limiter);
+  withdrawalRoutes(user, deps, limiter);
+  connectRoutes(user, deps);
   app.use(user.routes()).use(user.allowedMethods());
+
+  const admin = new Router();
+  admin.use("/admin", requireAdmin(deps.config.AUTH_JWT_SECRET));
+  adminRoutes(admin, deps);
+  app.use(admin.routes()).use(admin.allowedMethods());
   return app;
 }

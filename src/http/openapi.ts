@@ -41,6 +41,8 @@ const ok = (schema: object, description = "OK") => ({
   content: { "application/json": { schema } },
 });
 const user = { security: [{ bearer: [] }] };
+const admin = { security: [{ bearer: [] }], tags: ["admin"] };
+const pathId = { name: "id", in: "path", required: true, schema: { type: "string" } };
 
 export const OPENAPI = {
   openapi: "3.1.0",
@@ -144,6 +146,180 @@ export const OPENAPI = {
         responses: { "200": { description: "The Bull Board UI" }, "401": error, "403": error },
       },
     },
+    "/v1/withdrawals": {
+      post: {
+        ...user,
+        summary:
+          "Request a withdrawal: holds the whole amount; the user receives amount − fee after admin approval",
+        parameters: [idemKey],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                additionalProperties: false,
+                required: ["amount_minor", "currency"],
+                properties: money,
+              },
+            },
+          },
+        },
+        responses: {
+          "201": ok({ $ref: "#/components/schemas/CreatedWithdrawal" }, "Created"),
+          "400": error,
+          "401": error,
+          "409": error,
+          "422": error,
+          "429": error,
+        },
+      },
+      get: {
+        ...user,
+        summary: "The caller's withdrawals, newest first",
+        parameters: page,
+        responses: { "200": ok(list("Withdrawal")), "401": error },
+      },
+    },
+    "/v1/withdrawals/{id}": {
+      get: {
+        ...user,
+        summary: "One of the caller's withdrawals",
+        parameters: [pathId],
+        responses: { "200": ok({ $ref: "#/components/schemas/Withdrawal" }), "401": error, "404": error },
+      },
+    },
+    "/v1/withdrawals/{id}/cancel": {
+      post: {
+        ...user,
+        summary: "Cancel while pending_review; the hold is released",
+        parameters: [pathId],
+        responses: {
+          "200": ok({ $ref: "#/components/schemas/Withdrawal" }),
+          "401": error,
+          "404": error,
+          "409": error,
+        },
+      },
+    },
+    "/v1/connect/account": {
+      post: {
+        ...user,
+        summary: "Create (once) the caller's Stripe Express account and a fresh onboarding link",
+        responses: {
+          "200": ok({
+            type: "object",
+            properties: { account_id: { type: "string" }, onboarding_url: { type: "string" } },
+          }),
+          "401": error,
+          "502": error,
+        },
+      },
+      get: {
+        ...user,
+        summary: "The caller's connected account state",
+        responses: {
+          "200": ok({
+            type: "object",
+            properties: {
+              account_id: { type: "string" },
+              charges_enabled: { type: "boolean" },
+              payouts_enabled: { type: "boolean" },
+              requirements_due: { type: "array", items: { type: "string" } },
+            },
+          }),
+          "401": error,
+          "404": error,
+        },
+      },
+    },
+    "/v1/bank-accounts/session": {
+      post: {
+        ...user,
+        summary:
+          "A Stripe Financial Connections session for linking a bank account (no body: numbers are never accepted)",
+        responses: {
+          "200": ok({
+            type: "object",
+            properties: { session_id: { type: "string" }, client_secret: { type: "string" } },
+          }),
+          "401": error,
+          "409": error,
+          "422": error,
+        },
+      },
+    },
+    "/v1/bank-accounts": {
+      get: {
+        ...user,
+        summary: "Linked bank accounts: Stripe references, last4 and bank name only",
+        responses: { "200": ok({ type: "object" }), "401": error },
+      },
+    },
+    "/admin/withdrawals": {
+      get: {
+        ...admin,
+        summary: "Withdrawals, filtered by status",
+        parameters: [...page, { name: "status", in: "query", schema: { type: "string" } }],
+        responses: { "200": ok({ type: "object" }), "401": error, "403": error },
+      },
+    },
+    "/admin/withdrawals/{id}/approve": {
+      post: {
+        ...admin,
+        summary: "Approve; refused while the user's wallet is negative or a dispute is open; audited",
+        parameters: [pathId],
+        responses: { "200": ok({ type: "object" }), "401": error, "403": error, "404": error, "409": error },
+      },
+    },
+    "/admin/withdrawals/{id}/reject": {
+      post: {
+        ...admin,
+        summary: "Reject with a reason; releases the hold; audited",
+        parameters: [pathId],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["reason"],
+                additionalProperties: false,
+                properties: { reason: { type: "string" } },
+              },
+            },
+          },
+        },
+        responses: {
+          "200": ok({ type: "object" }),
+          "401": error,
+          "403": error,
+          "404": error,
+          "409": error,
+          "422": error,
+        },
+      },
+    },
+    "/admin/ledger/check": {
+      get: {
+        ...admin,
+        summary: "Every ledger invariant; 409 on a violation; lists negative wallets",
+        responses: {
+          "200": ok({ type: "object" }),
+          "401": error,
+          "403": error,
+          "409": ok({ type: "object" }, "Violations"),
+        },
+      },
+    },
+    "/admin/audit-log": {
+      get: {
+        ...admin,
+        summary: "The append-only admin audit log, newest first",
+        parameters: page,
+        responses: { "200": ok({ type: "object" }), "401": error, "403": error },
+      },
+    },
     "/healthz": { get: { summary: "Liveness", responses: { "200": ok({ type: "object" }) } } },
     "/readyz": {
       get: {
@@ -189,6 +365,42 @@ export const OPENAPI = {
       },
     },
     schemas: {
+      CreatedWithdrawal: {
+        type: "object",
+        properties: {
+          id: { type: "string" },
+          status: { type: "string" },
+          amount_minor: { type: "integer" },
+          fee_minor: { type: "integer" },
+          net_minor: { type: "integer" },
+          currency: money.currency,
+        },
+      },
+      Withdrawal: {
+        type: "object",
+        properties: {
+          id: { type: "string" },
+          status: {
+            enum: [
+              "pending_review",
+              "canceled",
+              "rejected",
+              "approved",
+              "processing",
+              "paid",
+              "failed",
+              "reversed",
+            ],
+          },
+          amount_minor: { type: "integer" },
+          fee_minor: { type: "integer" },
+          net_minor: { type: "integer" },
+          currency: money.currency,
+          reason: { type: ["string", "null"] },
+          created_at: { type: "string", format: "date-time" },
+          updated_at: { type: "string", format: "date-time" },
+        },
+      },
       Wallet: {
         type: "object",
         properties: {

@@ -1,3 +1,4 @@
+import type { WithdrawalRow } from "../db/stores/withdrawals.js";
 import type { BalanceRow } from "../db/stores/balances.js";
 import type { EntryRow } from "../db/stores/ledger-entries.js";
 import type { TopUpRow } from "../db/stores/top-ups.js";
@@ -43,4 +44,28 @@ export const presentCreatedTopUp = (t: TopUpRow) => ({
   amount_minor: t.amount_minor,
   currency: t.currency,
   status: t.status,
+});
+
+export const presentWithdrawal = (w: WithdrawalRow) => ({
+  id: w.id,
+  status: w.status,
+  amount_minor: w.amount_minor,
+  fee_minor: w.fee_minor,
+  net_minor: w.net_minor,
+  currency: w.currency,
+  reason: w.reason,
+  created_at: w.created_at.toISOString(),
+  updated_at: w.updated_at.toISOString(),
+});
+
+/** What admins see: the user's fields plus the Stripe references and the decision. */
+export const presentWithdrawalForAdmin = (w: WithdrawalRow) => ({
+  ...presentWithdrawal(w),
+  user_id: w.user_id,
+  connected_account_id: w.connected_account_id,
+  transfer_id: w.transfer_id,
+  payout_id: w.payout_id,
+  last_error: w.last_error,
+  decided_by: w.decided_by,
+  decided_at: w.decided_at?.toISOString() ?? null,
 });

@@ -1,5 +1,5 @@
 import type { Queues } from "./queues.js";
-import type { QueueName } from "./names.js";
+import { EXECUTE_WITHDRAWAL, withdrawalJobId, type JobData, type QueueName } from "./names.js";
 
 /** How long a webhook waits on Redis before answering from Postgres alone. */
 const ADD_TIMEOUT_MS = 1_500;
@@ -14,6 +14,26 @@ export async function enqueueEvent(
   eventId: string,
   type: string,
 ): Promise<void> {
+  await addWithTimeout(queues, queue, type, { eventId }, eventId);
+}
+
+export async function enqueueWithdrawal(queues: Queues, withdrawalId: string): Promise<void> {
+  await addWithTimeout(
+    queues,
+    "withdrawals",
+    EXECUTE_WITHDRAWAL,
+    { withdrawalId },
+    withdrawalJobId(withdrawalId),
+  );
+}
+
+async function addWithTimeout(
+  queues: Queues,
+  queue: QueueName,
+  name: string,
+  data: JobData,
+  jobId: string,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -22,34 +42,33 @@ export async function enqueueEvent(
     );
   });
   try {
-    await Promise.race([queues[queue].add(type, { eventId }, { jobId: eventId }), timeout]);
+    await Promise.race([queues[queue].add(name, data, { jobId }), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
 /**
- * Re-enqueues an event whose job may be gone or finished. A kept job in a final
- * state would swallow a plain `add`, so it is retried (failed) or removed first
- * (completed); a job still waiting, delayed or active is left alone.
+ * Makes sure a job exists for work Postgres says is still open. A kept job in a
+ * final state would swallow a plain `add`, so it is retried (failed) or removed
+ * first (completed); a job still waiting, delayed or active is left alone.
  */
-export async function ensureEventJob(
+export async function ensureJob(
   queues: Queues,
   queue: QueueName,
-  eventId: string,
-  type: string,
+  job: { id: string; name: string; data: JobData },
 ): Promise<"added" | "retried" | "present"> {
   const q = queues[queue];
-  const job = await q.getJob(eventId);
-  if (job) {
-    const state = await job.getState();
+  const kept = await q.getJob(job.id);
+  if (kept) {
+    const state = await kept.getState();
     if (state === "failed") {
-      await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
+      await kept.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
       return "retried";
     }
     if (state !== "completed" && state !== "unknown") return "present";
-    await job.remove();
+    await kept.remove();
   }
-  await q.add(type, { eventId }, { jobId: eventId });
+  await q.add(job.name, job.data, { jobId: job.id });
   return "added";
 }

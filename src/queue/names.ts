@@ -7,3 +7,14 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 export interface EventJob {
   eventId: string;
 }
+
+/** Pays out an approved withdrawal; runs on the `withdrawals` queue beside that queue's events. */
+export const EXECUTE_WITHDRAWAL = "withdrawal.execute";
+export interface WithdrawalJob {
+  withdrawalId: string;
+}
+
+export type JobData = EventJob | WithdrawalJob;
+
+/** BullMQ job ids may not contain ':'. One job per withdrawal; re-runs are safe (see executeWithdrawal). */
+export const withdrawalJobId = (withdrawalId: string) => `${withdrawalId}-execute`;

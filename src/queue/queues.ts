@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
-import { QUEUE_NAMES, type EventJob, type QueueName } from "./names.js";
+import { QUEUE_NAMES, type JobData, type QueueName } from "./names.js";
 
 export interface QueueSettings {
   prefix: string;
@@ -8,7 +8,7 @@ export interface QueueSettings {
   backoffMs: number;
 }
 
-export type Queues = Record<QueueName, Queue<EventJob>>;
+export type Queues = Record<QueueName, Queue<JobData>>;
 
 /**
  * Completed jobs are kept for a bounded age only: BullMQ silently drops an `add`
@@ -29,7 +29,7 @@ export function createQueues(connection: Redis, s: QueueSettings): Queues {
     (name) =>
       [
         name,
-        new Queue<EventJob>(name, { connection, prefix: s.prefix, defaultJobOptions: jobOptions(s) }),
+        new Queue<JobData>(name, { connection, prefix: s.prefix, defaultJobOptions: jobOptions(s) }),
       ] as const,
   );
   return Object.fromEntries(entries) as Queues;

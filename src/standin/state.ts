@@ -33,6 +33,12 @@ export class Store {
   // instead of sorting by `created`, which has one-second resolution.
   readonly #byId = new Map<string, Entry>();
 
+  /**
+   * Where clients reach this stand-in (`http://host:port`), for URLs it hands out such as account
+   * links. Set by whoever starts the server, which alone knows the bound port.
+   */
+  publicUrl: string | undefined = undefined;
+
   insert<K extends ObjectType>(scope: string, type: K, object: ObjectTypes[K]): ObjectTypes[K] {
     this.#byId.set(object.id, { scope, type, object });
     return object;

@@ -11,6 +11,10 @@ export type Command =
   | { kind: "sync_refund"; refundId: string }
   | { kind: "sync_charge_refunds"; chargeId: string }
   | { kind: "sync_dispute"; disputeId: string }
+  | { kind: "sync_account"; accountId: string; eventCreated: number }
+  | { kind: "sync_payout"; payoutId: string; account: string | null }
+  | { kind: "sync_transfer"; transferId: string }
+  | { kind: "sync_bank_account"; financialAccountId: string }
   | { kind: "none"; reason: string };
 
 export function toCommand(event: Stripe.Event): Command {
@@ -42,6 +46,25 @@ export function toCommand(event: Stripe.Event): Command {
     case "charge.dispute.funds_reinstated":
     case "charge.dispute.closed":
       return { kind: "sync_dispute", disputeId: objectId(event.data.object, "dp_") };
+    case "account.updated":
+      return {
+        kind: "sync_account",
+        accountId: objectId(event.data.object, "acct_"),
+        eventCreated: event.created,
+      };
+    case "payout.paid":
+    case "payout.failed":
+    case "payout.canceled":
+      // Connect events name the connected account the payout lives on.
+      return {
+        kind: "sync_payout",
+        payoutId: objectId(event.data.object, "po_"),
+        account: event.account ?? null,
+      };
+    case "transfer.reversed":
+      return { kind: "sync_transfer", transferId: objectId(event.data.object, "tr_") };
+    case "financial_connections.account.created":
+      return { kind: "sync_bank_account", financialAccountId: objectId(event.data.object, "fca_") };
     default:
       return { kind: "none", reason: `no handler for ${event.type}` };
   }

@@ -23,6 +23,12 @@ const ROUTES: Readonly<Record<string, QueueName>> = {
   "charge.dispute.funds_withdrawn": "disputes",
   "charge.dispute.funds_reinstated": "disputes",
   "charge.dispute.closed": "disputes",
+  "account.updated": "withdrawals",
+  "payout.paid": "withdrawals",
+  "payout.failed": "withdrawals",
+  "payout.canceled": "withdrawals",
+  "transfer.reversed": "withdrawals",
+  "financial_connections.account.created": "withdrawals",
 };
 
 export function queueForEvent(type: string): QueueName | null {

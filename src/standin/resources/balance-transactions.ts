@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { ApiContext, Route } from "../context.js";
 import { pathParam } from "../context.js";
+import { invalidRequest } from "../errors.js";
 import { newId, nowSeconds } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import { allowOnly, optString } from "../params.js";
@@ -63,6 +64,8 @@ export interface MovementInput {
   fee?: { amount: number; description: string };
   /** Refunds come out of the available balance at once; dispute movements settle like charges. */
   available: boolean;
+  /** Whose books it goes in when not the request's: a transfer also credits its destination. */
+  scope?: string;
 }
 
 /** A balance transaction for money Stripe moves after a charge: refunds, their failures, disputes. */
@@ -97,7 +100,36 @@ export function createMovementTransaction(ctx: ApiContext, input: MovementInput)
     status: input.available ? "available" : "pending",
     type: input.type,
   };
-  return ctx.store.insert(ctx.scope, "balance_transaction", txn);
+  return ctx.store.insert(input.scope ?? ctx.scope, "balance_transaction", txn);
+}
+
+/**
+ * What an account can spend now in one currency: the net of its available balance transactions,
+ * as `GET /v1/balance` reports it. Pending card funds do not count, which is why Stripe refuses
+ * transfers and payouts with `balance_insufficient` until they settle.
+ */
+export function availableBalance(store: Store, scope: string, currency: string): number {
+  let total = 0;
+  for (const txn of store.list(scope, "balance_transaction")) {
+    if (txn.status === "available" && txn.currency === currency) total += txn.net;
+  }
+  return total;
+}
+
+/**
+ * Stripe's `balance_insufficient` when an account's available balance cannot cover `amount`. The
+ * endpoint already ran, so like any such result it is saved under the idempotency key.
+ */
+export function requireAvailable(
+  ctx: ApiContext,
+  scope: string,
+  currency: string,
+  amount: number,
+  message: string,
+): void {
+  if (availableBalance(ctx.store, scope, currency) < amount) {
+    throw invalidRequest(message, { code: "balance_insufficient" });
+  }
 }
 
 /** Makes every pending balance transaction available (in every scope), as if days had passed. */

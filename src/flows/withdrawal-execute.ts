@@ -1,0 +1,175 @@
+import Stripe from "stripe";
+import { postPosting } from "../db/stores/ledger.js";
+import {
+  bumpAttempts,
+  getWithdrawal,
+  lockWithdrawal,
+  updateWithdrawal,
+  type WithdrawalRow,
+} from "../db/stores/withdrawals.js";
+import { withTransaction } from "../db/transaction.js";
+import { DomainError } from "../ledger/errors.js";
+import { withdrawalRelease, withdrawalTransferred } from "../ledger/movements.js";
+import type { Currency } from "../money/currencies.js";
+import { classifyStripeError } from "../stripe/errors.js";
+import type { FlowDeps } from "./deps.js";
+import { returnFunds } from "./withdrawal-outcome.js";
+
+type Log = FlowDeps["log"];
+
+/**
+ * Pays an approved withdrawal: a Transfer of the net to the user's connected
+ * account, then a Payout of it on that account. Safe to run any number of
+ * times (job retries, a Bull Board retry of a finished job): before creating
+ * either object it looks for one made by an earlier attempt, because Stripe's
+ * idempotency keys (`wd_…:transfer`, `wd_…:payout`) only last 24 hours.
+ */
+export async function executeWithdrawal(deps: FlowDeps, id: string, log: Log): Promise<string> {
+  let wd = await getWithdrawal(deps.db, id);
+  if (!wd) throw new DomainError("not_found", `no withdrawal ${id}`);
+  if (wd.status !== "approved" && !(wd.status === "processing" && !wd.payout_id))
+    return `nothing_to_do:${wd.status}`;
+  const account = wd.connected_account_id!;
+
+  if (!wd.transfer_id) {
+    const transfer = (await findTransfer(deps.stripe, wd)) ?? (await createTransfer(deps, wd, log));
+    if (!transfer) return "failed";
+    wd = await withTransaction(deps.db, async (trx) => {
+      const locked = (await lockWithdrawal(trx, id))!;
+      if (locked.transfer_id) return locked;
+      // Net to Stripe (it leaves to the connected account), fee to the platform.
+      await postPosting(
+        trx,
+        withdrawalTransferred(
+          id,
+          locked.user_id,
+          { amountMinor: locked.net_minor, currency: locked.currency as Currency },
+          locked.fee_minor,
+        ),
+      );
+      return updateWithdrawal(trx, id, { transfer_id: transfer.id, status: "processing", last_error: null });
+    });
+    log.info({ withdrawal_id: id, transfer_id: transfer.id }, "withdrawal transferred");
+  }
+  if (wd.status !== "processing" || wd.payout_id) return wd.status;
+
+  const payout = (await findPayout(deps.stripe, wd, account)) ?? (await createPayout(deps, wd, account, log));
+  if (!payout) return "failed";
+  await withTransaction(deps.db, async (trx) => {
+    const locked = (await lockWithdrawal(trx, id))!;
+    if (!locked.payout_id) await updateWithdrawal(trx, id, { payout_id: payout.id, last_error: null });
+  });
+  log.info({ withdrawal_id: id, payout_id: payout.id }, "payout created on the connected account");
+  return "payout_created";
+}
+
+/** The transfer an earlier attempt made, found by its group even after the idempotency key expired. */
+async function findTransfer(stripe: Stripe, wd: WithdrawalRow): Promise<Stripe.Transfer | undefined> {
+  for await (const t of stripe.transfers.list({ transfer_group: wd.id, limit: 100 })) {
+    if (t.metadata?.withdrawal_id === wd.id) return t;
+  }
+  return undefined;
+}
+
+async function findPayout(
+  stripe: Stripe,
+  wd: WithdrawalRow,
+  account: string,
+): Promise<Stripe.Payout | undefined> {
+  const created = Math.floor(wd.created_at.getTime() / 1000) - 60;
+  for await (const p of stripe.payouts.list(
+    { limit: 100, created: { gte: created } },
+    { stripeAccount: account },
+  )) {
+    if (p.metadata?.withdrawal_id === wd.id) return p;
+  }
+  return undefined;
+}
+
+async function createTransfer(deps: FlowDeps, wd: WithdrawalRow, log: Log): Promise<Stripe.Transfer | null> {
+  await bumpAttempts(deps.db, wd.id, "transfer_attempts");
+  try {
+    return await deps.stripe.transfers.create(
+      {
+        amount: wd.net_minor,
+        currency: wd.currency,
+        destination: wd.connected_account_id!,
+        transfer_group: wd.id,
+        metadata: { withdrawal_id: wd.id, user_id: wd.user_id },
+      },
+      { idempotencyKey: `${wd.id}:transfer` },
+    );
+  } catch (err) {
+    if (!isFinalRefusal(err, wd.transfer_attempts)) throw retryable(err);
+    // Stripe refused and no earlier attempt can have moved money: the hold goes back to the user.
+    await withTransaction(deps.db, async (trx) => {
+      const locked = (await lockWithdrawal(trx, wd.id))!;
+      if (locked.status !== "approved" || locked.transfer_id) return;
+      await postPosting(
+        trx,
+        withdrawalRelease(wd.id, wd.user_id, {
+          amountMinor: wd.amount_minor,
+          currency: wd.currency as Currency,
+        }),
+      );
+      await updateWithdrawal(trx, wd.id, { status: "failed", last_error: errorText(err) });
+    });
+    log.error(
+      { withdrawal_id: wd.id, err, alert: true },
+      "Stripe refused the transfer; withdrawal failed and hold released",
+    );
+    return null;
+  }
+}
+
+async function createPayout(
+  deps: FlowDeps,
+  wd: WithdrawalRow,
+  account: string,
+  log: Log,
+): Promise<Stripe.Payout | null> {
+  await bumpAttempts(deps.db, wd.id, "payout_attempts");
+  try {
+    return await deps.stripe.payouts.create(
+      {
+        amount: wd.net_minor,
+        currency: wd.currency,
+        metadata: { withdrawal_id: wd.id, user_id: wd.user_id },
+      },
+      { stripeAccount: account, idempotencyKey: `${wd.id}:payout` },
+    );
+  } catch (err) {
+    if (!isFinalRefusal(err, wd.payout_attempts)) throw retryable(err);
+    // The transfer already left; with no payout possible, take it back and return the money.
+    log.error(
+      { withdrawal_id: wd.id, err, alert: true },
+      "Stripe refused the payout; reversing the transfer",
+    );
+    await returnFunds(deps, wd.id, "failed", errorText(err));
+    return null;
+  }
+}
+
+/**
+ * A Stripe 4xx ends the withdrawal only when it is not `balance_insufficient`
+ * (top-up funds still pending: retry later), not an idempotency error, and no
+ * earlier attempt may have reached Stripe (`attemptsBefore` is the count read
+ * before this attempt). Everything else is retried.
+ */
+function isFinalRefusal(err: unknown, attemptsBefore: number): boolean {
+  if (classifyStripeError(err) !== "invalid" && classifyStripeError(err) !== "missing") return false;
+  if (err instanceof Stripe.errors.StripeError && err.code === "balance_insufficient") return false;
+  return attemptsBefore === 0;
+}
+
+function retryable(err: unknown): Error {
+  const code = err instanceof Stripe.errors.StripeError ? err.code : undefined;
+  return new DomainError(
+    "stripe_retry_later",
+    `Stripe: ${errorText(err)}${code ? ` (${code})` : ""}`,
+    {},
+    false,
+  );
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));

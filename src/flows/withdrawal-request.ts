@@ -1,0 +1,107 @@
+import { getConnectedAccount } from "../db/stores/connected-accounts.js";
+import { postPosting } from "../db/stores/ledger.js";
+import {
+  findByIdempotencyKey,
+  insertWithdrawal,
+  lockWithdrawal,
+  updateWithdrawal,
+  type WithdrawalRow,
+  type WithdrawalStatus,
+} from "../db/stores/withdrawals.js";
+import { withTransaction, type Trx } from "../db/transaction.js";
+import { DomainError } from "../ledger/errors.js";
+import { quoteWithdrawal } from "../ledger/fees.js";
+import { withdrawalHold, withdrawalRelease } from "../ledger/movements.js";
+import { newId } from "../ids.js";
+import type { Currency } from "../money/currencies.js";
+import type { FlowDeps } from "./deps.js";
+
+export interface WithdrawalRequest {
+  userId: string;
+  idempotencyKey: string;
+  amountMinor: number;
+  currency: Currency;
+}
+
+/**
+ * A user asks to withdraw. In one transaction: the whole amount moves from
+ * available to held (the balance row is locked, and the hold is the one
+ * posting a user starts, so it can never overdraw), and the request is stored
+ * for review. N concurrent requests on a balance that covers k of them give
+ * exactly k holds, because each re-reads the balance under the row lock.
+ */
+export async function requestWithdrawal(deps: FlowDeps, req: WithdrawalRequest): Promise<WithdrawalRow> {
+  const fees = deps.config.WITHDRAWAL_FEES;
+  const quote = quoteWithdrawal(req.amountMinor, fees[req.currency] ?? fees.default!);
+  const earlier = await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey);
+  if (earlier) {
+    if (earlier.amount_minor !== req.amountMinor || earlier.currency !== req.currency) {
+      throw new DomainError(
+        "idempotency_key_reused",
+        "this Idempotency-Key was used with a different request body",
+      );
+    }
+    return earlier;
+  }
+  const account = await getConnectedAccount(deps.db, req.userId);
+  if (!account?.payouts_enabled) {
+    throw new DomainError(
+      "payouts_not_enabled",
+      "finish Stripe onboarding (POST /v1/connect/account) before withdrawing",
+    );
+  }
+  return withTransaction(deps.db, async (trx) => {
+    const held = await trx("user_wallet_balances")
+      .where({ user_id: req.userId, currency: req.currency })
+      .first("currency");
+    if (!held) throw new DomainError("currency_mismatch", `this wallet has never held ${req.currency}`);
+    const id = newId("wd");
+    await postPosting(
+      trx,
+      withdrawalHold(id, req.userId, { amountMinor: quote.amountMinor, currency: req.currency }),
+    );
+    return insertWithdrawal(trx, {
+      id,
+      user_id: req.userId,
+      currency: req.currency,
+      amount_minor: quote.amountMinor,
+      fee_minor: quote.feeMinor,
+      net_minor: quote.netMinor,
+      connected_account_id: account.account_id,
+      idempotency_key: req.idempotencyKey,
+    });
+  });
+}
+
+/** The owner cancels while the request still waits for review. Anyone else's request is "not found". */
+export async function cancelWithdrawal(deps: FlowDeps, userId: string, id: string): Promise<WithdrawalRow> {
+  return withTransaction(deps.db, async (trx) => {
+    const wd = await lockWithdrawal(trx, id);
+    if (!wd || wd.user_id !== userId) throw new DomainError("not_found", "no such withdrawal");
+    return releaseHold(trx, wd, "canceled", {});
+  });
+}
+
+/**
+ * Moves a pending request to a final status and returns its hold to the user.
+ * Idempotent by state: a second cancel or reject finds it no longer pending (409).
+ */
+export async function releaseHold(
+  trx: Trx,
+  wd: WithdrawalRow,
+  status: WithdrawalStatus,
+  patch: Partial<WithdrawalRow>,
+): Promise<WithdrawalRow> {
+  if (wd.status !== "pending_review") {
+    throw new DomainError(
+      "withdrawal_not_pending",
+      `withdrawal ${wd.id} is ${wd.status}, not pending_review`,
+      { status: wd.status },
+    );
+  }
+  await postPosting(
+    trx,
+    withdrawalRelease(wd.id, wd.user_id, { amountMinor: wd.amount_minor, currency: wd.currency as Currency }),
+  );
+  return updateWithdrawal(trx, wd.id, { ...patch, status });
+}
