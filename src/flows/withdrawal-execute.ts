@@ -97,9 +97,10 @@ async function createTransfer(deps: FlowDeps, wd: WithdrawalRow, log: Log): Prom
         transfer_group: wd.id,
         metadata: { withdrawal_id: wd.id, user_id: wd.user_id },
       },
-      { idempotencyKey: `${wd.id}:transfer` },
+      { idempotencyKey: stripeKey(wd.id, "transfer", wd.transfer_key_version) },
     );
   } catch (err) {
+    if (isBalanceInsufficient(err)) await bumpAttempts(deps.db, wd.id, "transfer_key_version");
     if (!isFinalRefusal(err, wd.transfer_attempts)) throw retryable(err);
     // Stripe refused and no earlier attempt can have moved money: the hold goes back to the user.
     await withTransaction(deps.db, async (trx) => {
@@ -136,9 +137,10 @@ async function createPayout(
         currency: wd.currency,
         metadata: { withdrawal_id: wd.id, user_id: wd.user_id },
       },
-      { stripeAccount: account, idempotencyKey: `${wd.id}:payout` },
+      { stripeAccount: account, idempotencyKey: stripeKey(wd.id, "payout", wd.payout_key_version) },
     );
   } catch (err) {
+    if (isBalanceInsufficient(err)) await bumpAttempts(deps.db, wd.id, "payout_key_version");
     if (!isFinalRefusal(err, wd.payout_attempts)) throw retryable(err);
     // The transfer already left; with no payout possible, take it back and return the money.
     log.error(
@@ -158,9 +160,21 @@ async function createPayout(
  */
 function isFinalRefusal(err: unknown, attemptsBefore: number): boolean {
   if (classifyStripeError(err) !== "invalid" && classifyStripeError(err) !== "missing") return false;
-  if (err instanceof Stripe.errors.StripeError && err.code === "balance_insufficient") return false;
+  if (isBalanceInsufficient(err)) return false;
   return attemptsBefore === 0;
 }
+
+const isBalanceInsufficient = (err: unknown) =>
+  err instanceof Stripe.errors.StripeError && err.code === "balance_insufficient";
+
+/**
+ * SPEC's keys are `wd_…:transfer` and `wd_…:payout`. Stripe keeps a refusal
+ * under its key for 24 h, so after each `balance_insufficient` (which proves
+ * nothing was created) the next attempt gets a new version of the key; the
+ * lookup by transfer group / metadata before every create still prevents a double.
+ */
+const stripeKey = (id: string, what: "transfer" | "payout", version: number) =>
+  version === 0 ? `${id}:${what}` : `${id}:${what}:v${version}`;
 
 function retryable(err: unknown): Error {
   const code = err instanceof Stripe.errors.StripeError ? err.code : undefined;

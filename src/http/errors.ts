@@ -1,5 +1,7 @@
 import type { Context, Next } from "koa";
+import Stripe from "stripe";
 import { DomainError } from "../ledger/errors.js";
+import { classifyStripeError } from "../stripe/errors.js";
 
 /** The single code → HTTP status table. A code not listed is a 500: add it here. */
 const STATUS: Readonly<Record<string, number>> = {
@@ -66,6 +68,21 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
       if (err.code === "rate_limited" && typeof err.details.retry_after_s === "number") {
         ctx.set("Retry-After", String(err.details.retry_after_s));
       }
+      return;
+    }
+    if (err instanceof Stripe.errors.StripeError) {
+      // Stripe unreachable or failing is a dependency problem (503/502), never the client's fault.
+      const down = classifyStripeError(err) === "transient";
+      ctx.state.log?.warn(
+        { err: { type: err.type, code: err.code, message: err.message } },
+        "Stripe call failed",
+      );
+      ctx.status = err instanceof Stripe.errors.StripeConnectionError ? 503 : 502;
+      const code = ctx.status === 503 ? "stripe_unavailable" : "stripe_error";
+      const message = down
+        ? "Stripe is unavailable, retry later"
+        : `Stripe refused the request: ${err.message}`;
+      ctx.body = { error: { code, message, request_id: requestId } };
       return;
     }
     if (isDatabaseDown(err)) {

@@ -65,6 +65,8 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   // Clients on this machine reach a wildcard bind through loopback.
   const host = bound.host === "0.0.0.0" ? "127.0.0.1" : bound.host;
   const port = bound.port;
+  // Account links point back at this server's onboarding page.
+  rt.store.publicUrl = `http://${host}:${port}`;
   return {
     url: `http://${host}:${port}`,
     host,

@@ -31,6 +31,8 @@ export interface WithdrawalRow {
   decided_at: Date | null;
   transfer_attempts: number;
   payout_attempts: number;
+  transfer_key_version: number;
+  payout_key_version: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -87,7 +89,7 @@ export async function updateWithdrawal(
 export async function bumpAttempts(
   trx: Tx,
   id: string,
-  column: "transfer_attempts" | "payout_attempts",
+  column: "transfer_attempts" | "payout_attempts" | "transfer_key_version" | "payout_key_version",
 ): Promise<void> {
   await trx("withdrawal_requests").where({ id }).increment(column, 1);
 }

@@ -1,11 +1,16 @@
 import type { Route } from "../context.js";
+import { accountLinkRoutes } from "./account-links.js";
+import { accountRoutes } from "./accounts.js";
 import { balanceTransactionRoutes } from "./balance-transactions.js";
 import { balanceRoutes } from "./balance.js";
 import { chargeRoutes } from "./charges.js";
 import { disputeRoutes } from "./disputes.js";
 import { eventRoutes } from "./events.js";
+import { financialConnectionsRoutes } from "./financial-connections.js";
 import { paymentIntentRoutes } from "./payment-intents.js";
+import { payoutRoutes } from "./payouts.js";
 import { refundRoutes } from "./refunds.js";
+import { transferRoutes } from "./transfers.js";
 
 /**
  * Every API route the stand-in serves. Adding a resource is a new file in this folder exporting
@@ -19,4 +24,9 @@ export const apiRoutes: readonly Route[] = [
   ...eventRoutes,
   ...refundRoutes,
   ...disputeRoutes,
+  ...accountRoutes,
+  ...accountLinkRoutes,
+  ...transferRoutes,
+  ...payoutRoutes,
+  ...financialConnectionsRoutes,
 ];

@@ -5,6 +5,7 @@ import type { ControlReply } from "../control.js";
 import { StripeApiError, errorPayload } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { PLATFORM } from "../state.js";
+import { CONNECT_CONTROLS } from "./connect-controls.js";
 import { closeDispute, openDispute, updateDispute } from "./dispute-flow.js";
 import { DISPUTE_REASONS } from "./disputes.js";
 import { settleRefund } from "./refund-flow.js";
@@ -15,10 +16,15 @@ export type BodyParser = <T>(
   raw: string,
 ) => { ok: true; data: T } | { ok: false; reply: ControlReply };
 
-interface LifecycleControl<T> {
+export interface LifecycleControl<T> {
   /** Matches `METHOD /path`; group 1 is the object id. */
   pattern: RegExp;
   schema: z.ZodType<T>;
+  /**
+   * Act as the connected account the id names, so events carry `account`: the account object
+   * lives on the platform, but Stripe reports changes to it on the account itself.
+   */
+  actAsAccount?: boolean;
   act(ctx: ApiContext, id: string, body: T): object;
 }
 
@@ -64,6 +70,7 @@ const CONTROLS: readonly LifecycleControl<unknown>[] = [
     schema: z.strictObject({ outcome: z.enum(["won", "lost"]) }),
     act: (ctx, id, body) => closeDispute(ctx, ctx.store.require(ctx.scope, "dispute", id), body.outcome),
   }),
+  ...CONNECT_CONTROLS,
 ];
 
 /**
@@ -82,7 +89,7 @@ export function handleLifecycleControl(
     const id = decodeURIComponent(raw);
     const body = parse(c.schema, rawBody);
     if (!body.ok) return body.reply;
-    const scope = rt.store.scopeOf(id) ?? PLATFORM;
+    const scope = c.actAsAccount ? id : (rt.store.scopeOf(id) ?? PLATFORM);
     const ctx = createContext(rt, {
       pathParams: { id },
       params: {},

@@ -75,6 +75,11 @@ export interface ReversalInput {
   /** Default: everything not reversed yet. */
   amount?: number | undefined;
   metadata?: Record<string, string> | undefined;
+  /**
+   * Skip the balance rule, leaving the account negative: what Stripe does for accounts with
+   * Connected Reserves. Only the stand-in's reverse control offers it.
+   */
+  allowNegative?: boolean | undefined;
 }
 
 function destinationOf(transfer: Stripe.Transfer): string {
@@ -87,7 +92,8 @@ function destinationOf(transfer: Stripe.Transfer): string {
 /**
  * Takes money back from the connected account. Stripe allows it only while the account's
  * available balance covers it, so a transfer already paid out cannot be reversed until the
- * payout fails and the money is back. Every reversal, partial ones too, is `transfer.reversed`.
+ * payout fails and the money is back (see allowNegative). Every reversal, partial ones too, is
+ * `transfer.reversed`.
  */
 export function reverseTransfer(
   ctx: ApiContext,
@@ -105,7 +111,7 @@ export function reverseTransfer(
   }
   const destination = destinationOf(transfer);
   const message = `Insufficient funds in the destination account ${destination} to reverse this transfer.`;
-  requireAvailable(ctx, destination, transfer.currency, amount, message);
+  if (!input.allowNegative) requireAvailable(ctx, destination, transfer.currency, amount, message);
   const id = newId("trr");
   const refundId = newId("pyr");
   const txn = createMovementTransaction(ctx, {
