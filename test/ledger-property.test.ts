@@ -19,6 +19,7 @@ import {
 } from "../src/ledger/index.js";
 import type { Currency } from "../src/money/currencies.js";
 import { createTestDb, type TestDb } from "./support/db.js";
+import { rng } from "./support/stripe-client.js";
 
 /**
  * Random sequences of postings against the real store, including postings
@@ -35,17 +36,6 @@ afterAll(async () => tdb?.drop());
 
 const USERS = ["u1", "u2", "u3"];
 const CURRENCIES = ["usd", "jpy"] as Currency[];
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Model = Map<string, { available: number; held: number }>;
 const mk = (u: string, c: string) => `${u}|${c}`;

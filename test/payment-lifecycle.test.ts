@@ -1,9 +1,10 @@
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachPaymentIntent, insertCreating } from "../src/db/stores/top-ups.js";
 import { ensureUser } from "../src/db/stores/users.js";
 import { newId } from "../src/ids.js";
 import { api, pay, topUp, wallet } from "./support/api.js";
+import { stripeFor } from "./support/stripe-client.js";
 import { deliver, eventEnvelope, paymentIntentObject, stripeId } from "./support/events.js";
 import { expectInvariants, openEventCount } from "./support/seed.js";
 import { eventually, startSystem, type System } from "./support/system.js";
@@ -14,12 +15,7 @@ let sys: System;
 let stripe: Stripe;
 beforeAll(async () => {
   sys = await startSystem({ workers: 1 });
-  stripe = new Stripe("sk_test_standin", {
-    host: sys.standin.host,
-    port: sys.standin.port,
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
+  stripe = stripeFor(sys.standin);
 });
 afterAll(async () => sys?.stop());
 

@@ -1,17 +1,13 @@
-import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FlowDeps } from "../src/flows/deps.js";
-import { handleCommand } from "../src/flows/handle-command.js";
-import { createLogger } from "../src/logger.js";
-import { createMetrics } from "../src/metrics.js";
 import type { StripeEvent } from "../src/standin/index.js";
-import { toCommand } from "../src/stripe/commands.js";
-import { createStripeClient } from "../src/stripe/client.js";
 import { wallet } from "./support/api.js";
 import {
+  applyAtProcessor,
   LIFECYCLES,
   permutations,
   playRun,
+  processorDeps,
   rng,
   signature,
   withRepeats,
@@ -33,22 +29,11 @@ let deps: FlowDeps;
 beforeAll(async () => {
   sys = await startSystem({ workers: 0 });
   sys.standin.setWebhook(undefined);
-  deps = {
-    config: sys.config,
-    db: sys.tdb.db,
-    stripe: createStripeClient({ secretKey: "sk_test_standin", apiBase: sys.standin.url, timeoutMs: 10_000 }),
-    metrics: createMetrics(),
-    log: createLogger("silent"),
-  };
+  deps = processorDeps(sys);
 });
 afterAll(async () => sys?.stop());
 
-async function apply(events: StripeEvent[]): Promise<void> {
-  for (const e of events) {
-    const event = e as unknown as Stripe.Event;
-    await handleCommand(deps, toCommand(event), { eventId: event.id, log: deps.log });
-  }
-}
+const apply = (events: StripeEvent[]) => applyAtProcessor(deps, events);
 
 async function inParallel<T>(
   items: T[],

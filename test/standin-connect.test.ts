@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandin } from "../src/standin/index.js";
+import { standinControl, stripeFailure, stripeFor } from "./support/stripe-client.js";
 import type { Standin, StripeEvent } from "../src/standin/index.js";
 
 let standin: Standin;
@@ -9,33 +10,13 @@ let stripe: Stripe;
 
 beforeAll(async () => {
   standin = await startStandin();
-  stripe = new Stripe("sk_test_standin", {
-    host: "127.0.0.1",
-    port: standin.port,
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
+  stripe = stripeFor(standin);
 });
 afterAll(() => standin.close());
 
-async function failure(call: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof Stripe.errors.StripeError) return err;
-    throw err;
-  }
-  throw new Error("expected the Stripe call to fail");
-}
-
 /** A control call (Stripe's side of the lifecycle): status and JSON body. */
-async function control<T = Record<string, unknown>>(path: string, body?: unknown, method = "POST") {
-  const res = await fetch(`${standin.url}/_standin${path}`, {
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const control = <T = Record<string, unknown>>(path: string, body?: unknown, method = "POST") =>
+  standinControl<T>(standin.url, path, body, method);
 
 /** Runs `act` and returns the events it caused, oldest first. */
 async function eventsOf(act: () => Promise<unknown>): Promise<StripeEvent[]> {
@@ -133,7 +114,7 @@ describe("accounts and onboarding", () => {
       expect.arrayContaining(["external_account", "individual.first_name", "tos_acceptance.date"]),
     );
     expect((await stripe.accounts.list({ limit: 100 })).data.map((a) => a.id)).toContain(account.id);
-    const missing = await failure(stripe.accounts.retrieve("acct_missing"));
+    const missing = await stripeFailure(stripe.accounts.retrieve("acct_missing"));
     expect(missing).toMatchObject({ statusCode: 404, code: "resource_missing" });
   });
 
@@ -156,7 +137,7 @@ describe("accounts and onboarding", () => {
     expect(body.account).toBe(account.id);
     expect(body.message).toContain(`/_standin/accounts/${account.id}/enable`);
 
-    const missing = await failure(
+    const missing = await stripeFailure(
       stripe.accountLinks.create({ account: "acct_nope", type: "account_onboarding" }),
     );
     expect(missing).toMatchObject({ statusCode: 404, code: "resource_missing", param: "account" });
@@ -223,13 +204,13 @@ describe("transfers", () => {
     });
     const params = { amount, currency: "eur", destination: account };
     const key = randomUUID();
-    const refused = await failure(stripe.transfers.create(params, { idempotencyKey: key }));
+    const refused = await stripeFailure(stripe.transfers.create(params, { idempotencyKey: key }));
     expect(refused).toMatchObject({ statusCode: 400, code: "balance_insufficient" });
     expect(await available("eur", account)).toBe(0);
 
     expect((await control("/balance/settle")).status).toBe(200);
     // Stripe saves any result once the endpoint ran: the same key replays the refusal.
-    const replayed = await failure(stripe.transfers.create(params, { idempotencyKey: key }));
+    const replayed = await stripeFailure(stripe.transfers.create(params, { idempotencyKey: key }));
     expect(replayed).toMatchObject({ statusCode: 400, code: "balance_insufficient" });
     const transfer = await stripe.transfers.create(params, { idempotencyKey: randomUUID() });
     expect(transfer).toMatchObject({ amount, currency: "eur", destination: account });
@@ -240,17 +221,17 @@ describe("transfers", () => {
 
   it("refuses unknown destinations and accounts that cannot receive transfers", async () => {
     await fundPlatform(500);
-    const unknown = await failure(
+    const unknown = await stripeFailure(
       stripe.transfers.create({ amount: 100, currency: "usd", destination: "acct_x" }),
     );
     expect(unknown).toMatchObject({ statusCode: 400, code: "resource_missing", param: "destination" });
     expect(unknown.message).toBe("No such destination: 'acct_x'");
     const restricted = await expressAccount();
-    const refused = await failure(
+    const refused = await stripeFailure(
       stripe.transfers.create({ amount: 100, currency: "usd", destination: restricted.id }),
     );
     expect(refused).toMatchObject({ statusCode: 400, code: "insufficient_capabilities_for_transfer" });
-    const zero = await failure(
+    const zero = await stripeFailure(
       stripe.transfers.create({ amount: 0, currency: "usd", destination: restricted.id }),
     );
     expect(zero).toMatchObject({ statusCode: 400, param: "amount" });
@@ -299,7 +280,7 @@ describe("transfers", () => {
     expect(expanded.metadata).toEqual({ withdrawal_id: group });
     expect(expanded.destination).toMatchObject({ object: "account", id: account });
     expect(expanded.balance_transaction).toMatchObject({ object: "balance_transaction", type: "transfer" });
-    expect(await failure(stripe.transfers.retrieve("tr_missing"))).toMatchObject({ statusCode: 404 });
+    expect(await stripeFailure(stripe.transfers.retrieve("tr_missing"))).toMatchObject({ statusCode: 404 });
   });
 
   it("drop_after on POST /v1/transfers: created once, found by transfer_group even after keys expire", async () => {
@@ -310,7 +291,7 @@ describe("transfers", () => {
     const key = `${group}:transfer`;
     // times: 2 because stripe-node retries a reset connection once by itself (see standin.test.ts).
     standin.injectFault({ method: "POST", pathPrefix: "/v1/transfers", kind: "drop_after", times: 2 });
-    const dropped = await failure(stripe.transfers.create(params, { idempotencyKey: key }));
+    const dropped = await stripeFailure(stripe.transfers.create(params, { idempotencyKey: key }));
     expect(dropped).toBeInstanceOf(Stripe.errors.StripeConnectionError);
     const found = await stripe.transfers.list({ transfer_group: group });
     expect(found.data).toHaveLength(1);
@@ -356,7 +337,7 @@ describe("transfers", () => {
     const after = await stripe.transfers.retrieve(transfer.id);
     expect(after.reversals.data.map((r) => r.amount)).toEqual([600, 400]);
     expect((await stripe.transfers.listReversals(transfer.id)).data).toHaveLength(2);
-    const again = await failure(stripe.transfers.createReversal(transfer.id));
+    const again = await stripeFailure(stripe.transfers.createReversal(transfer.id));
     expect(again).toMatchObject({ statusCode: 400 });
     expect(again.message).toContain("already been fully reversed");
   });
@@ -428,7 +409,7 @@ describe("payouts on connected accounts", () => {
       payout?.id,
     ]);
     expect((await stripe.payouts.list({ limit: 10 })).data.map((p) => p.id)).not.toContain(payout?.id);
-    const onPlatform = await failure(stripe.payouts.retrieve(payout!.id));
+    const onPlatform = await stripeFailure(stripe.payouts.retrieve(payout!.id));
     expect(onPlatform).toMatchObject({ statusCode: 404, code: "resource_missing" });
 
     const paid = await eventsOf(() => control(`/payouts/${payout!.id}/paid`));
@@ -469,16 +450,16 @@ describe("payouts on connected accounts", () => {
 
   it("refuses payouts beyond the balance, from restricted accounts and for unknown accounts", async () => {
     const account = await onboarded();
-    const broke = await failure(
+    const broke = await stripeFailure(
       stripe.payouts.create({ amount: 100, currency: "usd" }, { stripeAccount: account }),
     );
     expect(broke).toMatchObject({ statusCode: 400, code: "balance_insufficient" });
     const restricted = await expressAccount();
-    const notAllowed = await failure(
+    const notAllowed = await stripeFailure(
       stripe.payouts.create({ amount: 100, currency: "usd" }, { stripeAccount: restricted.id }),
     );
     expect(notAllowed).toMatchObject({ statusCode: 400, code: "payouts_not_allowed" });
-    const unknown = await failure(
+    const unknown = await stripeFailure(
       stripe.payouts.create({ amount: 100, currency: "usd" }, { stripeAccount: "acct_unknown" }),
     );
     expect(unknown).toBeInstanceOf(Stripe.errors.StripePermissionError);
@@ -490,12 +471,12 @@ describe("payouts on connected accounts", () => {
     const key = randomUUID();
     const params = { amount: 300, currency: "usd", metadata: { withdrawal_id: key } };
     standin.injectFault({ method: "POST", pathPrefix: "/v1/payouts", kind: "429" });
-    const limited = await failure(
+    const limited = await stripeFailure(
       stripe.payouts.create(params, { stripeAccount: account, idempotencyKey: key }),
     );
     expect(limited).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
     standin.injectFault({ method: "POST", pathPrefix: "/v1/payouts", kind: "drop_after", times: 2 });
-    const dropped = await failure(
+    const dropped = await stripeFailure(
       stripe.payouts.create(params, { stripeAccount: account, idempotencyKey: key }),
     );
     expect(dropped).toBeInstanceOf(Stripe.errors.StripeConnectionError);
@@ -504,9 +485,11 @@ describe("payouts on connected accounts", () => {
     expect(await available("usd", account)).toBe(500);
 
     standin.injectFault({ pathPrefix: "/v1/accounts", kind: "500" });
-    expect(await failure(stripe.accounts.retrieve(account))).toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(await stripeFailure(stripe.accounts.retrieve(account))).toBeInstanceOf(
+      Stripe.errors.StripeAPIError,
+    );
     standin.injectFault({ method: "POST", pathPrefix: "/v1/transfers", kind: "balance_insufficient" });
-    const faulted = await failure(
+    const faulted = await stripeFailure(
       stripe.transfers.create({ amount: 1, currency: "usd", destination: account }),
     );
     expect(faulted).toMatchObject({ statusCode: 400, code: "balance_insufficient" });
@@ -573,14 +556,14 @@ describe("financial connections", () => {
       permissions: ["payment_method"],
     });
     expect(forCustomer.account_holder).toEqual({ type: "customer", customer: "cus_123" });
-    const noHolder = await failure(
+    const noHolder = await stripeFailure(
       stripe.financialConnections.sessions.create({
         account_holder: { type: "account", account: "acct_missing" },
         permissions: ["payment_method"],
       }),
     );
     expect(noHolder).toMatchObject({ statusCode: 404, code: "resource_missing" });
-    const badPermission = await failure(
+    const badPermission = await stripeFailure(
       stripe.financialConnections.sessions.create({
         account_holder: { type: "customer", customer: "cus_123" },
         permissions: ["everything"],
@@ -590,9 +573,11 @@ describe("financial connections", () => {
     const link = `/financial_connections/sessions/${forCustomer.id}/link`;
     expect((await control(link, { last4: "12" })).status).toBe(400);
     expect((await control("/financial_connections/sessions/fcsess_missing/link", {})).status).toBe(404);
-    const missingFca = await failure(stripe.financialConnections.accounts.retrieve("fca_missing"));
+    const missingFca = await stripeFailure(stripe.financialConnections.accounts.retrieve("fca_missing"));
     expect(missingFca).toMatchObject({ statusCode: 404, code: "resource_missing" });
-    const missingSession = await failure(stripe.financialConnections.sessions.retrieve("fcsess_missing"));
+    const missingSession = await stripeFailure(
+      stripe.financialConnections.sessions.retrieve("fcsess_missing"),
+    );
     expect(missingSession).toMatchObject({ statusCode: 404, code: "resource_missing" });
   });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandin } from "../src/standin/index.js";
+import { standinControl, stripeFailure, stripeFor } from "./support/stripe-client.js";
 import type { Standin, StripeEvent } from "../src/standin/index.js";
 
 let standin: Standin;
@@ -9,33 +10,13 @@ let stripe: Stripe;
 
 beforeAll(async () => {
   standin = await startStandin();
-  stripe = new Stripe("sk_test_standin", {
-    host: "127.0.0.1",
-    port: standin.port,
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
+  stripe = stripeFor(standin);
 });
 afterAll(() => standin.close());
 
-async function failure(call: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof Stripe.errors.StripeError) return err;
-    throw err;
-  }
-  throw new Error("expected the Stripe call to fail");
-}
-
 /** A control call (Stripe's side of the lifecycle): status and JSON body. */
-async function control<T = Record<string, unknown>>(path: string, body?: unknown) {
-  const res = await fetch(`${standin.url}/_standin${path}`, {
-    method: "POST",
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
+const control = <T = Record<string, unknown>>(path: string, body?: unknown) =>
+  standinControl<T>(standin.url, path, body);
 
 /** A captured card payment; returns its PaymentIntent and Charge ids. */
 async function paid(amount: number, currency = "usd"): Promise<{ pi: string; charge: string }> {
@@ -92,7 +73,7 @@ describe("refunds", () => {
     expect(types(events)).toEqual(["refund.created", "charge.refunded"]);
     expect(events[0]?.data.object).toMatchObject({ id: refund.id, status: "succeeded" });
     expect(events[1]?.data.object).toMatchObject({ id: charge, amount_refunded: 2000, refunded: true });
-    const again = await failure(stripe.refunds.create({ charge }));
+    const again = await stripeFailure(stripe.refunds.create({ charge }));
     expect(again).toMatchObject({ statusCode: 400, code: "charge_already_refunded" });
   });
 
@@ -119,10 +100,10 @@ describe("refunds", () => {
   it("refuses over-refunds, unrefundable charges and missing params, creating nothing", async () => {
     const { charge } = await paid(1000);
     await stripe.refunds.create({ charge, amount: 600 });
-    const tooMuch = await failure(stripe.refunds.create({ charge, amount: 500 }));
+    const tooMuch = await stripeFailure(stripe.refunds.create({ charge, amount: 500 }));
     expect(tooMuch).toMatchObject({ statusCode: 400, code: "amount_too_large", param: "amount" });
     expect(tooMuch.message).toBe("Refund amount ($5.00) is greater than unrefunded amount on charge ($4.00)");
-    expect((await failure(stripe.refunds.create({ charge, amount: 0 }))).param).toBe("amount");
+    expect((await stripeFailure(stripe.refunds.create({ charge, amount: 0 }))).param).toBe("amount");
     expect((await stripe.charges.retrieve(charge)).amount_refunded).toBe(600);
     expect(types(eventsFor(charge))).toEqual(["refund.created", "charge.refunded"]);
 
@@ -133,10 +114,10 @@ describe("refunds", () => {
       payment_method: "pm_card_visa",
       confirm: true,
     });
-    const uncaptured = await failure(stripe.refunds.create({ charge: held.latest_charge as string }));
+    const uncaptured = await stripeFailure(stripe.refunds.create({ charge: held.latest_charge as string }));
     expect(uncaptured).toMatchObject({ statusCode: 400, code: "charge_not_refundable" });
-    expect((await failure(stripe.refunds.create({}))).code).toBe("parameter_missing");
-    const missing = await failure(stripe.refunds.create({ charge: "ch_nope" }));
+    expect((await stripeFailure(stripe.refunds.create({}))).code).toBe("parameter_missing");
+    const missing = await stripeFailure(stripe.refunds.create({ charge: "ch_nope" }));
     expect(missing).toMatchObject({ statusCode: 404, code: "resource_missing", param: "charge" });
   });
 
@@ -217,7 +198,7 @@ describe("refunds", () => {
     expect(types(eventsFor(charge)).slice(2)).toEqual(["refund.updated", "charge.refund.updated"]);
 
     const done = await stripe.refunds.create({ charge, amount: 300 });
-    const refused = await failure(stripe.refunds.cancel(done.id));
+    const refused = await stripeFailure(stripe.refunds.cancel(done.id));
     expect(refused).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(refused.message).toMatch(/cannot be canceled because it has a status of succeeded/);
     expect((await stripe.refunds.retrieve(done.id)).status).toBe("succeeded");
@@ -232,7 +213,9 @@ describe("refunds", () => {
     expect(second.lastResponse.headers["idempotent-replayed"]).toBe("true");
     expect((await stripe.charges.retrieve(charge)).amount_refunded).toBe(1000);
     expect(types(eventsFor(charge))).toEqual(["refund.created", "charge.refunded"]);
-    const other = await failure(stripe.refunds.create({ charge, amount: 999 }, { idempotencyKey: key }));
+    const other = await stripeFailure(
+      stripe.refunds.create({ charge, amount: 999 }, { idempotencyKey: key }),
+    );
     expect(other.rawType).toBe("idempotency_error");
   });
 
@@ -277,7 +260,7 @@ describe("disputes", () => {
       fee_details: [{ amount: 1500, currency: "usd", description: "Dispute fee", type: "stripe_fee" }],
     });
     expect((await stripe.charges.retrieve(charge)).disputed).toBe(true);
-    expect((await failure(stripe.refunds.create({ charge }))).code).toBe("charge_disputed");
+    expect((await stripeFailure(stripe.refunds.create({ charge }))).code).toBe("charge_disputed");
 
     expect((await control(`/disputes/${id}/update`, { status: "under_review" })).status).toBe(200);
     const won = await control<Dispute>(`/disputes/${id}/close`, { outcome: "won" });
@@ -368,19 +351,19 @@ describe("disputes", () => {
 
 describe("unknown ids", () => {
   it("answers 404 resource_missing on the API and on the controls", async () => {
-    const refund = await failure(stripe.refunds.retrieve("re_nope"));
+    const refund = await stripeFailure(stripe.refunds.retrieve("re_nope"));
     expect(refund).toMatchObject({
       statusCode: 404,
       code: "resource_missing",
       message: "No such refund: 're_nope'",
     });
-    const dispute = await failure(stripe.disputes.retrieve("dp_nope"));
+    const dispute = await stripeFailure(stripe.disputes.retrieve("dp_nope"));
     expect(dispute).toMatchObject({
       statusCode: 404,
       code: "resource_missing",
       message: "No such dispute: 'dp_nope'",
     });
-    expect((await failure(stripe.refunds.cancel("re_nope"))).statusCode).toBe(404);
+    expect((await stripeFailure(stripe.refunds.cancel("re_nope"))).statusCode).toBe(404);
     for (const path of ["/refunds/re_nope/succeed", "/refunds/re_nope/fail", "/charges/ch_nope/dispute"]) {
       const reply = await control<{ error: { code: string } }>(path, {});
       expect([path, reply.status, reply.body.error.code]).toEqual([path, 404, "resource_missing"]);

@@ -5,36 +5,17 @@ import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseForm } from "../src/standin/form.js";
 import { startStandin } from "../src/standin/index.js";
+import { stripeFailure, stripeFor } from "./support/stripe-client.js";
 import type { Standin } from "../src/standin/index.js";
 
 let standin: Standin;
 let stripe: Stripe;
 
-function clientFor(s: Standin): Stripe {
-  return new Stripe("sk_test_standin", {
-    host: "127.0.0.1",
-    port: s.port,
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
-}
-
 beforeAll(async () => {
   standin = await startStandin();
-  stripe = clientFor(standin);
+  stripe = stripeFor(standin);
 });
 afterAll(() => standin.close());
-
-/** The error a Stripe call fails with; fails the test if the call succeeds. */
-async function failure(call: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof Stripe.errors.StripeError) return err;
-    throw err;
-  }
-  throw new Error("expected the Stripe call to fail");
-}
 
 /** Types of the events about one PaymentIntent (itself or its charges), oldest first. */
 function eventTypesFor(s: Standin, piId: string): string[] {
@@ -74,7 +55,7 @@ describe("wire format", () => {
     expect(noKey.status).toBe(401);
     expect(((await noKey.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
 
-    const unknown = await failure(stripe.rawRequest("GET", "/v1/nonexistent_things"));
+    const unknown = await stripeFailure(stripe.rawRequest("GET", "/v1/nonexistent_things"));
     expect(unknown).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(unknown.statusCode).toBe(404);
   });
@@ -155,7 +136,7 @@ describe("payment intents", () => {
       amount_captured: 0,
     });
 
-    const tooMuch = await failure(stripe.paymentIntents.capture(pi.id, { amount_to_capture: 5001 }));
+    const tooMuch = await stripeFailure(stripe.paymentIntents.capture(pi.id, { amount_to_capture: 5001 }));
     expect(tooMuch.code).toBe("amount_too_large");
 
     const captured = await stripe.paymentIntents.capture(pi.id, {
@@ -173,7 +154,7 @@ describe("payment intents", () => {
       source: charge.id,
     });
 
-    const again = await failure(stripe.paymentIntents.capture(pi.id));
+    const again = await stripeFailure(stripe.paymentIntents.capture(pi.id));
     expect(again).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(again.code).toBe("payment_intent_unexpected_state");
     expect(eventTypesFor(standin, pi.id)).toEqual([
@@ -191,7 +172,7 @@ describe("payment intents", () => {
     expect(canceled).toMatchObject({ status: "canceled", cancellation_reason: "abandoned" });
     expect(canceled.canceled_at).toBeTypeOf("number");
     expect(eventTypesFor(standin, pi.id)).toEqual(["payment_intent.created", "payment_intent.canceled"]);
-    const confirmAfter = await failure(
+    const confirmAfter = await stripeFailure(
       stripe.paymentIntents.confirm(pi.id, { payment_method: "pm_card_visa" }),
     );
     expect(confirmAfter.code).toBe("payment_intent_unexpected_state");
@@ -202,7 +183,7 @@ describe("payment intents", () => {
       payment_method: "pm_card_visa",
       confirm: true,
     });
-    const refused = await failure(stripe.paymentIntents.cancel(paid.id));
+    const refused = await stripeFailure(stripe.paymentIntents.cancel(paid.id));
     expect(refused.statusCode).toBe(400);
     expect(refused.code).toBe("payment_intent_unexpected_state");
     expect((await stripe.paymentIntents.retrieve(paid.id)).status).toBe("succeeded");
@@ -210,7 +191,7 @@ describe("payment intents", () => {
 
   it("declines pm_card_chargeDeclined with a 402 card error and lets the customer retry", async () => {
     const pi = await stripe.paymentIntents.create({ amount: 2500, currency: "usd" });
-    const declined = await failure(
+    const declined = await stripeFailure(
       stripe.paymentIntents.confirm(pi.id, { payment_method: "pm_card_chargeDeclined" }),
     );
     expect(declined).toBeInstanceOf(Stripe.errors.StripeCardError);
@@ -235,34 +216,34 @@ describe("payment intents", () => {
   });
 
   it("validates amounts and currencies like Stripe", async () => {
-    const small = await failure(stripe.paymentIntents.create({ amount: 49, currency: "usd" }));
+    const small = await stripeFailure(stripe.paymentIntents.create({ amount: 49, currency: "usd" }));
     expect(small).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(small).toMatchObject({ statusCode: 400, code: "amount_too_small", param: "amount" });
     await expect(stripe.paymentIntents.create({ amount: 50, currency: "usd" })).resolves.toMatchObject({
       amount: 50,
     });
-    expect((await failure(stripe.paymentIntents.create({ amount: 499, currency: "kwd" }))).code).toBe(
+    expect((await stripeFailure(stripe.paymentIntents.create({ amount: 499, currency: "kwd" }))).code).toBe(
       "amount_too_small",
     );
-    const large = await failure(stripe.paymentIntents.create({ amount: 100_000_000, currency: "usd" }));
+    const large = await stripeFailure(stripe.paymentIntents.create({ amount: 100_000_000, currency: "usd" }));
     expect(large.code).toBe("amount_too_large");
-    expect((await failure(stripe.paymentIntents.create({ amount: 1.5, currency: "usd" }))).code).toBe(
+    expect((await stripeFailure(stripe.paymentIntents.create({ amount: 1.5, currency: "usd" }))).code).toBe(
       "parameter_invalid_integer",
     );
-    expect((await failure(stripe.paymentIntents.create({ amount: 0, currency: "usd" }))).param).toBe(
+    expect((await stripeFailure(stripe.paymentIntents.create({ amount: 0, currency: "usd" }))).param).toBe(
       "amount",
     );
-    expect((await failure(stripe.paymentIntents.create({ amount: 500, currency: "xyz" }))).code).toBe(
+    expect((await stripeFailure(stripe.paymentIntents.create({ amount: 500, currency: "xyz" }))).code).toBe(
       "invalid_currency",
     );
-    const unknownParam = await failure(
+    const unknownParam = await stripeFailure(
       stripe.rawRequest("POST", "/v1/payment_intents", { amount: 500, currency: "usd", metdata: "x" }),
     );
     expect(unknownParam).toMatchObject({ code: "parameter_unknown", param: "metdata" });
   });
 
   it("answers unknown ids with 404 resource_missing", async () => {
-    const missing = await failure(stripe.paymentIntents.retrieve("pi_doesnotexist"));
+    const missing = await stripeFailure(stripe.paymentIntents.retrieve("pi_doesnotexist"));
     expect(missing).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(missing).toMatchObject({
       statusCode: 404,
@@ -270,8 +251,8 @@ describe("payment intents", () => {
       param: "id",
       message: "No such payment_intent: 'pi_doesnotexist'",
     });
-    expect((await failure(stripe.charges.retrieve("ch_nope"))).code).toBe("resource_missing");
-    expect((await failure(stripe.balanceTransactions.retrieve("txn_nope"))).statusCode).toBe(404);
+    expect((await stripeFailure(stripe.charges.retrieve("ch_nope"))).code).toBe("resource_missing");
+    expect((await stripeFailure(stripe.balanceTransactions.retrieve("txn_nope"))).statusCode).toBe(404);
   });
 
   it("lists newest first with limit, has_more, starting_after and data.* expand", async () => {
@@ -291,7 +272,7 @@ describe("payment intents", () => {
     await stripe.paymentIntents.confirm(ids[2] ?? "", { payment_method: "pm_card_visa" });
     const expanded = await stripe.paymentIntents.list({ customer, limit: 1, expand: ["data.latest_charge"] });
     expect(expanded.data[0]?.latest_charge).toMatchObject({ object: "charge", payment_intent: ids[2] });
-    expect((await failure(stripe.paymentIntents.list({ limit: 101 }))).param).toBe("limit");
+    expect((await stripeFailure(stripe.paymentIntents.list({ limit: 101 }))).param).toBe("limit");
   });
 });
 
@@ -316,13 +297,13 @@ describe("idempotency", () => {
   it("refuses the same key with different params or on a different endpoint", async () => {
     const key = `k-${randomUUID()}`;
     const pi = await stripe.paymentIntents.create({ amount: 1000, currency: "usd" }, { idempotencyKey: key });
-    const otherParams = await failure(
+    const otherParams = await stripeFailure(
       stripe.paymentIntents.create({ amount: 1001, currency: "usd" }, { idempotencyKey: key }),
     );
     expect(otherParams).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
     expect(otherParams).toMatchObject({ type: "StripeIdempotencyError", rawType: "idempotency_error" });
     expect(otherParams.message).toMatch(/same parameters/);
-    const otherPath = await failure(stripe.paymentIntents.cancel(pi.id, {}, { idempotencyKey: key }));
+    const otherPath = await stripeFailure(stripe.paymentIntents.cancel(pi.id, {}, { idempotencyKey: key }));
     expect(otherPath.rawType).toBe("idempotency_error");
     expect((await stripe.paymentIntents.retrieve(pi.id)).status).toBe("requires_payment_method");
   });
@@ -331,7 +312,7 @@ describe("idempotency", () => {
     const tag = randomUUID();
     const key = `k-${tag}`;
     const params = { amount: 900, currency: "usd", metadata: { tag } };
-    const invalid = await failure(
+    const invalid = await stripeFailure(
       stripe.paymentIntents.create({ ...params, amount: 10 }, { idempotencyKey: key }),
     );
     expect(invalid.code).toBe("amount_too_small");
@@ -358,7 +339,7 @@ describe("fault injection", () => {
       { idempotencyKey: `k-${tag}` },
     ] as const;
     standin.injectFault({ method: "POST", pathPrefix: "/v1/payment_intents", kind: "500" });
-    const err = await failure(stripe.paymentIntents.create(...args));
+    const err = await stripeFailure(stripe.paymentIntents.create(...args));
     expect(err).toBeInstanceOf(Stripe.errors.StripeAPIError);
     expect(err.statusCode).toBe(500);
     expect(createdWithTag(standin, tag)).toBe(0);
@@ -372,7 +353,7 @@ describe("fault injection", () => {
     standin.injectFault({ method: "GET", pathPrefix: "/v1/balance", kind: "429", times: 2 });
     await expect(stripe.paymentIntents.create({ amount: 800, currency: "usd" })).resolves.toBeDefined();
     for (let i = 0; i < 2; i++) {
-      const err = await failure(stripe.balance.retrieve());
+      const err = await stripeFailure(stripe.balance.retrieve());
       expect(err).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
       expect(err.statusCode).toBe(429);
     }
@@ -381,7 +362,7 @@ describe("fault injection", () => {
 
   it("answers balance_insufficient as a 400 invalid request", async () => {
     standin.injectFault({ pathPrefix: "/v1/payment_intents", kind: "balance_insufficient" });
-    const err = await failure(stripe.paymentIntents.create({ amount: 800, currency: "usd" }));
+    const err = await stripeFailure(stripe.paymentIntents.create({ amount: 800, currency: "usd" }));
     expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(err).toMatchObject({ statusCode: 400, code: "balance_insufficient" });
   });
@@ -393,7 +374,7 @@ describe("fault injection", () => {
     // times: 2 because stripe-node retries a reset connection once by itself, even with
     // maxNetworkRetries: 0 (see the next test).
     standin.injectFault({ pathPrefix: "/v1/payment_intents", kind: "drop_after", times: 2 });
-    const err = await failure(stripe.paymentIntents.create(params, { idempotencyKey: key }));
+    const err = await stripeFailure(stripe.paymentIntents.create(params, { idempotencyKey: key }));
     expect(err).toBeInstanceOf(Stripe.errors.StripeConnectionError);
     expect(createdWithTag(standin, tag)).toBe(1);
 
@@ -424,7 +405,7 @@ describe("fault injection", () => {
     expect((await post("/_standin/faults", { pathPrefix: "/v1/events", kind: "500", times: 5 })).status).toBe(
       200,
     );
-    expect((await failure(stripe.events.list())).statusCode).toBe(500);
+    expect((await stripeFailure(stripe.events.list())).statusCode).toBe(500);
     expect((await fetch(`${standin.url}/_standin/faults`, { method: "DELETE" })).status).toBe(200);
     await expect(stripe.events.list()).resolves.toMatchObject({ object: "list" });
 
@@ -471,7 +452,7 @@ describe("events", () => {
     );
     const created = standin.events().find((e) => e.data.object.id === pi.id);
     expect(created?.account).toBe(account);
-    expect((await failure(stripe.paymentIntents.retrieve(pi.id))).code).toBe("resource_missing");
+    expect((await stripeFailure(stripe.paymentIntents.retrieve(pi.id))).code).toBe("resource_missing");
     const own = await stripe.events.list({ limit: 5 }, { stripeAccount: account });
     expect(own.data.map((e) => e.account)).toEqual([account]);
   });
@@ -547,7 +528,7 @@ describe("webhook delivery", () => {
       body: JSON.stringify({ url: `http://127.0.0.1:${port}/webhooks/stripe`, secret }),
     });
     expect(set.status).toBe(200);
-    const client = clientFor(hooks);
+    const client = stripeFor(hooks);
     const pi = await client.paymentIntents.create({ amount: 2000, currency: "usd" });
     // The customer pays in the browser: the control endpoint stands in for that.
     const paid = await fetch(`${hooks.url}/_standin/payment_intents/${pi.id}/pay`, { method: "POST" });

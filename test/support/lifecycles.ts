@@ -1,6 +1,7 @@
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import type { Config } from "../../src/config.js";
 import type { Db } from "../../src/db/knex.js";
+import type { FlowDeps } from "../../src/flows/deps.js";
 import { handleCommand } from "../../src/flows/handle-command.js";
 import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
@@ -9,6 +10,8 @@ import { toCommand } from "../../src/stripe/commands.js";
 import { queueForEvent } from "../../src/stripe/routing.js";
 import type { Standin, StripeEvent } from "../../src/standin/index.js";
 import { pay, topUp } from "./api.js";
+import { stripeFor } from "./stripe-client.js";
+export { rng } from "./stripe-client.js";
 
 /**
  * Refund and dispute lifecycles played for real at the stand-in, on a paid
@@ -34,12 +37,7 @@ export interface Control {
 
 export function control(standin: Standin): Control {
   return {
-    stripe: new Stripe("sk_test_standin", {
-      host: standin.host,
-      port: standin.port,
-      protocol: "http",
-      maxNetworkRetries: 0,
-    }),
+    stripe: stripeFor(standin),
     post: async (path, body = {}) => {
       const res = await fetch(`${standin.url}/_standin${path}`, {
         method: "POST",
@@ -201,18 +199,6 @@ export async function signature(db: Db, run: Run): Promise<string[]> {
   return rows.map((r) => `${r.kind} ${r.account} ${r.amount_minor}`).sort();
 }
 
-/** A seeded PRNG, so a failing order can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function permutations<T>(xs: readonly T[]): T[][] {
   if (xs.length <= 1) return [xs.slice()];
   return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
@@ -229,23 +215,32 @@ export function withRepeats<T>(order: readonly T[], rand: () => number): T[] {
   return out;
 }
 
-/** Plays one run and applies its events in Stripe's order at the processor level: the reference result. */
-export async function referenceSignature(
-  sys: { url: string; standin: Standin; config: Config; tdb: { db: Db } },
-  lc: Lifecycle,
-  user: string,
-): Promise<string[]> {
-  const deps = {
+/** What the processors need, wired to this system's database and stand-in; logs go nowhere. */
+export function processorDeps(sys: { standin: Standin; config: Config; tdb: { db: Db } }): FlowDeps {
+  return {
     config: sys.config,
     db: sys.tdb.db,
     stripe: createStripeClient({ secretKey: "sk_test_standin", apiBase: sys.standin.url, timeoutMs: 10_000 }),
     metrics: createMetrics(),
     log: createLogger("silent"),
   };
-  const ref = await playRun(sys.url, sys.standin, lc, user);
-  for (const e of ref.events) {
+}
+
+/** Applies events one after another at the processor level (what a job runs, without the queue). */
+export async function applyAtProcessor(deps: FlowDeps, events: readonly StripeEvent[]): Promise<void> {
+  for (const e of events) {
     const ev = e as unknown as Stripe.Event;
     await handleCommand(deps, toCommand(ev), { eventId: ev.id, log: deps.log });
   }
+}
+
+/** Plays one run and applies its events in Stripe's order at the processor level: the reference result. */
+export async function referenceSignature(
+  sys: { url: string; standin: Standin; config: Config; tdb: { db: Db } },
+  lc: Lifecycle,
+  user: string,
+): Promise<string[]> {
+  const ref = await playRun(sys.url, sys.standin, lc, user);
+  await applyAtProcessor(processorDeps(sys), ref.events);
   return signature(sys.tdb.db, ref);
 }
