@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wallet } from "./support/api.js";
+import { stripeFor } from "./support/stripe-client.js";
+import { approve, readyUser, requestWithdrawal, settledAndBalanced } from "./support/withdrawals.js";
 import { LIFECYCLES, playRun, referenceSignature, signature, type Run } from "./support/lifecycles.js";
 import { deliverAll, expectInvariants, openEventCount, seedPaidTopUps } from "./support/seed.js";
 import { eventually, startSystem, type System } from "./support/system.js";
@@ -115,5 +117,74 @@ describe("a worker killed mid-job on refunds and disputes", () => {
     }
     expect(await db("stripe_webhook_events").where({ status: "failed" }).pluck("id")).toEqual([]);
     await expectInvariants(sys);
+  });
+});
+
+describe("a worker killed while paying withdrawals", () => {
+  it("pays each approved withdrawal exactly once after a restart", { timeout: 120_000 }, async () => {
+    sys.standin.clearFaults();
+    const users = Array.from({ length: 6 }, (_, i) => `crash-wd-${i}`);
+    const ids: string[] = [];
+    for (const u of users) {
+      await readyUser(sys, u, 2_000);
+      ids.push((await requestWithdrawal(sys, u, 1_000)).body.id as string);
+    }
+    // Slow Stripe so that transfers and payouts are in flight when the worker dies.
+    for (const pathPrefix of ["/v1/transfers", "/v1/payouts"]) {
+      sys.standin.injectFault({ method: "POST", pathPrefix, kind: "delay", delayMs: 400, times: 10_000 });
+    }
+    for (const id of ids) expect((await approve(sys, id)).status).toBe(200);
+    const db = sys.tdb.db;
+    await eventually(
+      async () =>
+        Number(
+          (
+            await db("withdrawal_requests")
+              .whereIn("id", ids)
+              .where("transfer_attempts", ">", 0)
+              .count({ n: "*" })
+              .first()
+          )?.n,
+        ) > 0,
+      {
+        what: "transfers in flight",
+      },
+    );
+    const worker = sys.workers.find((w) => w.proc.exitCode === null && w.proc.signalCode === null)!;
+    await sys.stopWorker(worker, "SIGKILL");
+    const unfinished = await db("withdrawal_requests")
+      .whereIn("id", ids)
+      .whereNull("payout_id")
+      .count({ n: "*" })
+      .first();
+    expect(Number(unfinished?.n)).toBeGreaterThan(0);
+
+    await sys.startWorker();
+    await eventually(
+      async () =>
+        Number(
+          (
+            await db("withdrawal_requests")
+              .whereIn("id", ids)
+              .whereNotNull("payout_id")
+              .count({ n: "*" })
+              .first()
+          )?.n,
+        ) === ids.length,
+      {
+        timeoutMs: 90_000,
+        what: "every payout recorded",
+      },
+    );
+    sys.standin.clearFaults();
+    const stripe = stripeFor(sys.standin);
+    for (const [i, id] of ids.entries()) {
+      expect((await stripe.transfers.list({ transfer_group: id })).data.map((t) => t.amount)).toEqual([965]);
+      const { connected_account_id: acct } = await db("withdrawal_requests").where({ id }).first();
+      const payouts = await stripe.payouts.list({ limit: 100 }, { stripeAccount: acct });
+      expect(payouts.data.filter((p) => p.metadata?.withdrawal_id === id)).toHaveLength(1);
+      expect(await wallet(sys.url, users[i]!)).toEqual({ available: 1_000, pending: 0, held: 0 });
+    }
+    await settledAndBalanced(sys);
   });
 });

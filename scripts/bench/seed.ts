@@ -1,0 +1,98 @@
+import jwt from "jsonwebtoken";
+import type { Standin, StripeEvent } from "../../src/standin/index.js";
+
+/**
+ * Real top-ups for the worker phase. The worker retrieves each PaymentIntent
+ * from Stripe and needs its `payment_transactions` row, so the events must be
+ * about objects that exist on both sides. They are made the way a user makes
+ * them: `POST /v1/wallet/top-ups`, then the customer pays at the stand-in.
+ * The stand-in has no webhook URL, so its events wait in its memory until the
+ * bench delivers them under the clock.
+ */
+export interface Seeded {
+  wallets: number;
+  /** Expected available balance per user, in usd minor units. */
+  expectedByUser: Map<string, number>;
+  /** One `payment_intent.succeeded` per top-up, as the stand-in (Stripe) wrote it. */
+  events: StripeEvent[];
+}
+
+const SEED_CONCURRENCY = 16;
+
+/** Runs `fn` over `items` with at most `limit` in flight; the seeding must not look like a load test. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (t: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const loop = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, loop));
+  return out;
+}
+
+function bearer(userId: string, secret: string): string {
+  return `Bearer ${jwt.sign({}, secret, { algorithm: "HS256", subject: userId, expiresIn: 3_600 })}`;
+}
+
+/** Deterministic amounts from $5 to $1,000, so a rerun books the same totals. */
+const amountFor = (i: number) => 500 + ((i * 7_919) % 99_500);
+
+export async function seedTopUps(o: {
+  webUrl: string;
+  standin: Standin;
+  jwtSecret: string;
+  events: number;
+  wallets: number;
+  tag: string;
+}): Promise<Seeded> {
+  const users = Array.from({ length: o.wallets }, (_, w) => `bench_${o.tag}_w${o.wallets}_${w}`);
+  const tokens = new Map(users.map((u) => [u, bearer(u, o.jwtSecret)]));
+  const plan = Array.from({ length: o.events }, (_, i) => ({
+    i,
+    user: users[i % users.length]!,
+    amount: amountFor(i),
+  }));
+
+  const piIds = await mapLimit(plan, SEED_CONCURRENCY, async (p) => {
+    const res = await fetch(`${o.webUrl}/v1/wallet/top-ups`, {
+      method: "POST",
+      headers: {
+        authorization: tokens.get(p.user)!,
+        "content-type": "application/json",
+        "idempotency-key": `bench-${o.tag}-${o.wallets}-${p.i}`,
+      },
+      body: JSON.stringify({ amount_minor: p.amount, currency: "usd" }),
+    });
+    const body = (await res.json()) as { payment_intent_id?: string };
+    if (res.status !== 201 || !body.payment_intent_id)
+      throw new Error(`top-up ${p.i} answered ${res.status}: ${JSON.stringify(body)}`);
+    return body.payment_intent_id;
+  });
+
+  await mapLimit(piIds, SEED_CONCURRENCY, async (pi) => {
+    const res = await fetch(`${o.standin.url}/_standin/payment_intents/${pi}/pay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    if (res.status !== 200) throw new Error(`paying ${pi} answered ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+  });
+
+  const wanted = new Set(piIds);
+  const events = o.standin
+    .events()
+    .filter((e) => e.type === "payment_intent.succeeded" && wanted.has(String(e.data.object.id)));
+  if (events.length !== o.events)
+    throw new Error(
+      `expected ${o.events} payment_intent.succeeded events, the stand-in has ${events.length}`,
+    );
+
+  const expectedByUser = new Map<string, number>(users.map((u) => [u, 0]));
+  for (const p of plan) expectedByUser.set(p.user, expectedByUser.get(p.user)! + p.amount);
+  return { wallets: o.wallets, expectedByUser, events };
+}
