@@ -16,7 +16,7 @@ export function requestContext(logger: Logger, metrics: Metrics) {
       ? incoming
       : `req_${randomUUID().replaceAll("-", "")}`;
     ctx.state.requestId = requestId;
-    ctx.state.log = logger.child({ request_id: requestId });
+    lazyLogger(ctx.state as Record<string, unknown>, () => logger.child({ request_id: requestId }));
     ctx.set("Request-Id", requestId);
     try {
       await next();
@@ -29,7 +29,22 @@ export function requestContext(logger: Logger, metrics: Metrics) {
       );
       const line = { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) };
       if (ctx.status >= 500) ctx.state.log.error(line, "request");
-      else ctx.state.log.debug(line, "request");
+      else if (logger.isLevelEnabled("debug")) ctx.state.log.debug(line, "request");
     }
   };
+}
+
+/**
+ * `state.log` is built on first use: most requests on the hot webhook path never
+ * log, and a pino child per request is measurable there. Assigning replaces it
+ * (routes narrow it with more bindings).
+ */
+function lazyLogger(state: Record<string, unknown>, make: () => Logger): void {
+  let log: Logger | undefined;
+  Object.defineProperty(state, "log", {
+    configurable: true,
+    enumerable: true,
+    get: () => (log ??= make()),
+    set: (v: Logger) => void (log = v),
+  });
 }

@@ -12,6 +12,9 @@ export function producerConnection(url: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    // A Redis that accepts the connection but never answers must not hold a webhook:
+    // the command fails after this, and the event, already committed, waits for the sweeper.
+    commandTimeout: 1_500,
     retryStrategy: (n) => Math.min(n * 200, 2_000),
   } satisfies RedisOptions);
 }

@@ -1,4 +1,5 @@
-import type { Tx } from "../knex.js";
+import type pg from "pg";
+import type { Db, Tx } from "../knex.js";
 
 export const EVENT_STATUSES = [
   "received",
@@ -45,15 +46,31 @@ export interface NewEvent {
  * Rows start as `enqueued` with `enqueued_at = now()` because the job is added
  * next: if that add fails, the sweeper finds the row by its age.
  */
-export async function insertEvent(trx: Tx, e: NewEvent): Promise<boolean> {
-  const { rows } = await trx.raw<{ rows: unknown[] }>(
-    `INSERT INTO stripe_webhook_events (id, type, livemode, api_version, account, stripe_created, payload, status, enqueued_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?, CASE WHEN ? = 'enqueued' THEN now() END)
-     ON CONFLICT (id) DO NOTHING RETURNING 1`,
-    [e.id, e.type, e.livemode, e.apiVersion, e.account, e.created, e.rawPayload, e.status, e.status],
-  );
-  return rows.length === 1;
+export async function insertEvent(db: Db, e: NewEvent): Promise<boolean> {
+  // The webhook's one hot statement goes straight to a pooled pg client: knex's query
+  // building costs as much here as the rest of the request (see scripts/bench.ts).
+  const conn = (await db.client.acquireConnection()) as pg.PoolClient;
+  try {
+    const { rowCount } = await conn.query(INSERT_EVENT, [
+      e.id,
+      e.type,
+      e.livemode,
+      e.apiVersion,
+      e.account,
+      e.created,
+      e.rawPayload,
+      e.status,
+    ]);
+    return rowCount === 1;
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
 }
+
+const INSERT_EVENT = `INSERT INTO stripe_webhook_events
+  (id, type, livemode, api_version, account, stripe_created, payload, status, enqueued_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, CASE WHEN $8 = 'enqueued' THEN now() END)
+  ON CONFLICT (id) DO NOTHING`;
 
 export async function getEvent(trx: Tx, id: string): Promise<EventRow | undefined> {
   return trx<EventRow>("stripe_webhook_events").where({ id }).first();

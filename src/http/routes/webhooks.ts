@@ -4,6 +4,7 @@ import { insertEvent, markNotEnqueued } from "../../db/stores/events.js";
 import { enqueueEvent } from "../../queue/enqueue.js";
 import { queueForEvent } from "../../stripe/routing.js";
 import { verifyWebhook, type VerifyFailure } from "../../stripe/verify.js";
+import type { Logger } from "../../logger.js";
 import type { AppDeps } from "../deps.js";
 import { readRawBody } from "../body.js";
 import { httpError, isDatabaseDown } from "../errors.js";
@@ -48,10 +49,11 @@ export function webhookRoutes(router: Router, deps: AppDeps): void {
       );
     }
     const event = verified.event;
-    const log = ctx.state.log.child({ event_id: event.id, event_type: event.type });
+    // Built only when something is logged: the happy path logs nothing.
+    const log = () => (ctx.state.log as Logger).child({ event_id: event.id, event_type: event.type });
     if (event.livemode !== config.STRIPE_LIVEMODE) {
       metrics.webhooksRejected.inc({ reason: "livemode_mismatch" });
-      log.warn({ livemode: event.livemode }, "webhook rejected: livemode differs from STRIPE_LIVEMODE");
+      log().warn({ livemode: event.livemode }, "webhook rejected: livemode differs from STRIPE_LIVEMODE");
       throw httpError(
         "webhook_livemode_mismatch",
         `this endpoint accepts livemode=${config.STRIPE_LIVEMODE} events only`,
@@ -87,7 +89,7 @@ export function webhookRoutes(router: Router, deps: AppDeps): void {
         await enqueueEvent(deps.queues, queue, event.id, event.type);
       } catch (err) {
         metrics.webhooksUnenqueued.inc();
-        log.warn({ err }, "event stored but not enqueued; the sweeper will enqueue it");
+        log().warn({ err }, "event stored but not enqueued; the sweeper will enqueue it");
         await markNotEnqueued(deps.db, event.id, `enqueue failed: ${String(err)}`).catch(() => undefined);
       }
     }
