@@ -4,52 +4,25 @@ import { loadConfig } from "../src/config.js";
 import { createDb } from "../src/db/knex.js";
 import { httpOk, printed, spawnChild, waitFor, type Child } from "./bench/children.js";
 import { Cleanup, createBenchEnv, freePort, inheritedEnv, type BenchEnv } from "./bench/env.js";
+import { FORCED_WALLETS, runForcedPhase, type ForcedResult } from "./bench/forced-phase.js";
 import { runIngestion } from "./bench/ingestion.js";
 import { benchQueues } from "./bench/queues.js";
+import * as extra from "./bench/report-extra.js";
 import * as report from "./bench/report.js";
+import { settings } from "./bench/settings.js";
 import type { ThroughputResult } from "./bench/throughput.js";
+import { runWithdrawalPhase, type WithdrawalRun } from "./bench/withdrawal-phase.js";
 import { runWorkerPhase } from "./bench/worker-phase.js";
 
 /**
  * `npm run bench`: how much Coffer's web process costs on the webhook path
- * compared with a bare Koa endpoint doing the same persistence, and how fast
- * the worker turns webhooks into balances. A report, not a test: it exits 0
- * whatever the numbers are, and 1 only if the bench itself could not run.
- * Progress goes to stderr; the tables go to stdout; the JSON goes to a file.
- *
- * Knobs (env): BENCH_SECONDS (8) and BENCH_WARMUP_SECONDS (2) per cell, BENCH_ROUNDS (2),
- * BENCH_PRIME_SECONDS (3, one untimed run per server first),
- * BENCH_CONNECTIONS ("10,50"), BENCH_EVENTS (1000), BENCH_WALLETS ("1,100"),
- * BENCH_POST_CONNECTIONS (50), BENCH_WORKER_CONCURRENCY (Coffer's default),
- * BENCH_WAIT_TIMEOUT_S (120), BENCH_JSON (/tmp/coffer-bench-<time>.json).
+ * compared with a bare Koa endpoint doing the same persistence, how fast the
+ * worker turns webhooks into balances (top-ups, then refunds and disputes),
+ * and how fast the web takes withdrawal requests. A report, not a test: it
+ * exits 0 whatever the numbers are, and 1 only if the bench itself could not
+ * run. Progress goes to stderr; the tables go to stdout; the JSON goes to a
+ * file. The knobs are listed in scripts/bench/settings.ts.
  */
-const num = (name: string, def: number) => {
-  const v = Number(process.env[name] ?? def);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
-  return v;
-};
-const list = (name: string, def: string) => {
-  const v = (process.env[name] ?? def).split(",").map(Number);
-  if (v.length === 0 || !v.every((n) => Number.isInteger(n) && n > 0))
-    throw new Error(`${name} must be a comma-separated list of positive integers`);
-  return v;
-};
-
-const settings = {
-  measureS: num("BENCH_SECONDS", 8),
-  warmupS: num("BENCH_WARMUP_SECONDS", 2),
-  primeS: num("BENCH_PRIME_SECONDS", 3),
-  rounds: num("BENCH_ROUNDS", 2),
-  connections: list("BENCH_CONNECTIONS", "10,50"),
-  events: num("BENCH_EVENTS", 1000),
-  wallets: list("BENCH_WALLETS", "1,100"),
-  postConnections: num("BENCH_POST_CONNECTIONS", 50),
-  waitTimeoutS: num("BENCH_WAIT_TIMEOUT_S", 120),
-  workerConcurrency: process.env.BENCH_WORKER_CONCURRENCY ? num("BENCH_WORKER_CONCURRENCY", 8) : undefined,
-  jsonPath:
-    process.env.BENCH_JSON ?? `/tmp/coffer-bench-${new Date().toISOString().replaceAll(":", "-")}.json`,
-};
-
 const loadAverage = () =>
   os
     .loadavg()
@@ -121,18 +94,27 @@ async function main(): Promise<void> {
   await servers.baseline.stop();
   await reset();
 
+  // Phases 3 and 4 reuse phase 2's worker, already warm; phase 4 stops it once its setup is applied.
+  let worker: Child | undefined;
   const throughput = await runWorkerPhase({
     env,
     db,
     webUrl: servers.webUrl,
     queues,
-    startWorker: () => startChild("worker", "jobs/worker.ts", env.cofferEnv),
+    startWorker: () => (worker = startChild("worker", "jobs/worker.ts", env.cofferEnv)),
     settings,
     workerConcurrency,
     log,
   });
+  const common = { env, db, webUrl: servers.webUrl, settings, log };
+  const forced = await runForcedPhase({ ...common, workerCpuMs: () => worker?.cpuMs() ?? Number.NaN });
+  const withdrawals = await runWithdrawalPhase({
+    ...common,
+    stopWorker: async () => worker?.stop(),
+    webCpuMs: () => servers.web.cpuMs(),
+  });
 
-  printReport({ startedAt, loadAtStart, workerConcurrency, ingestion, throughput });
+  printReport({ startedAt, loadAtStart, workerConcurrency, ingestion, throughput, forced, withdrawals });
 }
 
 function printReport(r: {
@@ -141,6 +123,8 @@ function printReport(r: {
   workerConcurrency: number;
   ingestion: Awaited<ReturnType<typeof runIngestion>>;
   throughput: ThroughputResult[];
+  forced: ForcedResult;
+  withdrawals: WithdrawalRun[];
 }): void {
   const cpus = `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}`;
   out("");
@@ -164,6 +148,18 @@ function printReport(r: {
   out("");
   out("Ledger after the worker phase");
   out(report.correctnessTable(r.throughput));
+  out("");
+  out(`Worker throughput, refunds and disputes (${FORCED_WALLETS} wallets)`);
+  out(extra.forcedThroughputTable(r.forced));
+  out("");
+  out("Balances after refunds and disputes (each payment a top-up of 1000)");
+  out(extra.forcedBalancesTable(r.forced));
+  out("");
+  out(
+    `Withdrawal requests (POST /v1/withdrawals), ${settings.withdrawalConnections} connections, ` +
+      "no worker running",
+  );
+  out(extra.withdrawalTable(r.withdrawals));
 
   writeFileSync(
     settings.jsonPath,

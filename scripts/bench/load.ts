@@ -131,7 +131,7 @@ export async function postAll(
   return { seconds: (performance.now() - started) / 1000, retries, lost };
 }
 
-function send(agent: http.Agent, target: URL, r: SignedRequest): Promise<number> {
+export function send(agent: http.Agent, target: URL, r: SignedRequest): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -154,7 +154,7 @@ function send(agent: http.Agent, target: URL, r: SignedRequest): Promise<number>
   });
 }
 
-function errorLabel(err: unknown): string {
+export function errorLabel(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" ? code : "transport_error";
 }

@@ -34,7 +34,7 @@ export async function mapLimit<T, R>(
   return out;
 }
 
-function bearer(userId: string, secret: string): string {
+export function bearer(userId: string, secret: string): string {
   return `Bearer ${jwt.sign({}, secret, { algorithm: "HS256", subject: userId, expiresIn: 3_600 })}`;
 }
 
@@ -48,13 +48,15 @@ export async function seedTopUps(o: {
   events: number;
   wallets: number;
   tag: string;
+  /** Amount of top-up `i`; the default spreads them from $5 to $1,000. */
+  amount?: (i: number) => number;
 }): Promise<Seeded> {
   const users = Array.from({ length: o.wallets }, (_, w) => `bench_${o.tag}_w${o.wallets}_${w}`);
   const tokens = new Map(users.map((u) => [u, bearer(u, o.jwtSecret)]));
   const plan = Array.from({ length: o.events }, (_, i) => ({
     i,
     user: users[i % users.length]!,
-    amount: amountFor(i),
+    amount: (o.amount ?? amountFor)(i),
   }));
 
   const piIds = await mapLimit(plan, SEED_CONCURRENCY, async (p) => {

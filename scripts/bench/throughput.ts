@@ -110,7 +110,8 @@ async function deadlockCount(db: Db): Promise<number> {
   return rows[0]?.deadlocks ?? 0;
 }
 
-async function waitUntilTerminal(
+/** Polls until every event in `ids` is processed, failed or ignored, or the timeout passes. */
+export async function waitUntilTerminal(
   db: Db,
   ids: string[],
   timeoutMs: number,

@@ -18,7 +18,14 @@ export async function onboard(
   let row = await getConnectedAccount(deps.db, userId);
   if (!row) {
     const acct = await deps.stripe.accounts.create(
-      { type: "express", capabilities: { transfers: { requested: true } }, metadata: { user_id: userId } },
+      {
+        type: "express",
+        capabilities: { transfers: { requested: true } },
+        // Manual payouts: Coffer pays each withdrawal with its own Payout. Stripe's default
+        // (automatic daily) would sweep the transferred funds without our metadata.
+        settings: { payouts: { schedule: { interval: "manual" } } },
+        metadata: { user_id: userId },
+      },
       { idempotencyKey: `connect:${userId}:account` },
     );
     row = await insertConnectedAccount(deps.db, userId, acct.id);

@@ -31,8 +31,9 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
     return "not_wallet_payment";
   }
   const userId = payment.user_id;
-  const posted: Posting[] = [];
+  let posted: Posting[] = [];
   await withTransaction(deps.db, async (trx) => {
+    posted = []; // a deadlock retry runs this again from the start
     // Lock order: the payment row, then the dispute row, then balances (inside postPosting).
     const row = (await lockByPaymentIntent(trx, piId, undefined))!;
     if (dispute.currency !== row.currency) {

@@ -36,11 +36,13 @@ export async function syncPaymentIntent(deps: FlowDeps, piId: string, ev: EventC
   const pi = await deps.stripe.paymentIntents.retrieve(piId, {
     expand: ["latest_charge.balance_transaction"],
   });
-  const posted: Posting[] = [];
+  let posted: Posting[] = [];
   const outcome = await withTransaction(deps.db, async (trx) => {
+    posted = []; // a deadlock retry runs this again from the start
     // Lock order: the payment row, then balance rows (inside postPosting / lockBalances).
     const row = await lockByPaymentIntent(trx, pi.id, pi.metadata?.top_up_id);
-    if (!row) return recordUnrecognized(trx, pi, ev);
+    // Not ours: recorded once; its sibling events find that record and move nothing either.
+    if (!row || row.purpose === "unrecognized") return recordUnrecognized(trx, pi, ev);
     const userId = checkOwnership(row, pi);
     const currency = row.currency as Currency;
 

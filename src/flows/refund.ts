@@ -33,14 +33,42 @@ export async function syncRefund(deps: FlowDeps, refundId: string, ev: EventCtx)
 export async function syncChargeRefunds(deps: FlowDeps, chargeId: string, ev: EventCtx): Promise<string> {
   // Retrieve first: a charge Stripe does not know fails the event (resource_missing), not "no refunds".
   await deps.stripe.charges.retrieve(chargeId);
+  const refunds: Stripe.Refund[] = [];
+  for await (const refund of deps.stripe.refunds.list({ charge: chargeId, limit: 100 })) refunds.push(refund);
+  // Stripe lists newest first; apply oldest first, so an earlier refund's failure is booked
+  // before a later refund is measured against what the payment has left.
   const outcomes: RefundOutcome[] = [];
-  for await (const refund of deps.stripe.refunds.list({ charge: chargeId, limit: 100 })) {
-    outcomes.push(await applyRefund(deps, refund, ev));
-  }
+  for (const refund of refunds.reverse()) outcomes.push(await applyRefund(deps, refund, ev));
   return outcomes.length === 0 ? "no_refunds" : outcomes.join(",");
 }
 
-async function applyRefund(deps: FlowDeps, refund: Stripe.Refund, ev: EventCtx): Promise<RefundOutcome> {
+/**
+ * Applies one refund. If it seems to take the payment past what it credited,
+ * our view of its siblings may be stale (one may have failed at Stripe with
+ * its event still on the way): their current state is applied first, once,
+ * and the refund is tried again before the event is failed.
+ */
+async function applyRefund(
+  deps: FlowDeps,
+  refund: Stripe.Refund,
+  ev: EventCtx,
+  resynced = false,
+): Promise<RefundOutcome> {
+  try {
+    return await applyRefundOnce(deps, refund, ev);
+  } catch (err) {
+    if (resynced || !(err instanceof DomainError) || err.code !== "refund_exceeds_payment") throw err;
+    const piId = (await paymentIntentOf(deps, refund))!;
+    for await (const sibling of deps.stripe.refunds.list({ payment_intent: piId, limit: 100 })) {
+      if (sibling.id !== refund.id && !ACTIVE_REFUND_STATUSES.includes(sibling.status ?? "")) {
+        await applyRefundOnce(deps, sibling, ev);
+      }
+    }
+    return applyRefund(deps, refund, ev, true);
+  }
+}
+
+async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventCtx): Promise<RefundOutcome> {
   const piId = await paymentIntentOf(deps, refund);
   const payment = piId ? await ensureCredited(deps, piId, ev) : null;
   if (!piId || !payment?.user_id) {
@@ -48,8 +76,9 @@ async function applyRefund(deps: FlowDeps, refund: Stripe.Refund, ev: EventCtx):
     return "not_wallet_payment";
   }
   const userId = payment.user_id;
-  const posted: Posting[] = [];
+  let posted: Posting[] = [];
   const outcome = await withTransaction(deps.db, async (trx) => {
+    posted = []; // a deadlock retry runs this again from the start
     // Lock order: the payment row, then the refund row, then balances (inside postPosting).
     const row = (await lockByPaymentIntent(trx, piId, undefined))!;
     if (refund.currency !== row.currency) {

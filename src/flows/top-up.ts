@@ -32,13 +32,13 @@ export async function createTopUp(deps: FlowDeps, req: TopUpRequest): Promise<To
       livemode: deps.config.STRIPE_LIVEMODE,
     }),
   );
-  if (row.payment_intent_id) return row;
   if (row.amount_minor !== req.amountMinor || row.currency !== req.currency) {
     throw new DomainError(
       "idempotency_key_reused",
       "this Idempotency-Key was used with a different request body",
     );
   }
+  if (row.payment_intent_id) return row;
 
   let pi: Stripe.PaymentIntent;
   try {

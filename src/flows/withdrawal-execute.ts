@@ -9,7 +9,7 @@ import {
 } from "../db/stores/withdrawals.js";
 import { withTransaction } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
-import { withdrawalRelease, withdrawalTransferred } from "../ledger/movements.js";
+import { withdrawalRelease, withdrawalReturned, withdrawalTransferred } from "../ledger/movements.js";
 import type { Currency } from "../money/currencies.js";
 import { classifyStripeError } from "../stripe/errors.js";
 import type { FlowDeps } from "./deps.js";
@@ -36,17 +36,20 @@ export async function executeWithdrawal(deps: FlowDeps, id: string, log: Log): P
     if (!transfer) return "failed";
     wd = await withTransaction(deps.db, async (trx) => {
       const locked = (await lockWithdrawal(trx, id))!;
-      if (locked.transfer_id) return locked;
+      if (locked.transfer_id || locked.status !== "approved") return locked;
+      const net = { amountMinor: locked.net_minor, currency: locked.currency as Currency };
       // Net to Stripe (it leaves to the connected account), fee to the platform.
-      await postPosting(
-        trx,
-        withdrawalTransferred(
-          id,
-          locked.user_id,
-          { amountMinor: locked.net_minor, currency: locked.currency as Currency },
-          locked.fee_minor,
-        ),
-      );
+      await postPosting(trx, withdrawalTransferred(id, locked.user_id, net, locked.fee_minor));
+      if (transfer.amount_reversed >= transfer.amount) {
+        // Reversed before we could record it (our create timed out, then someone reversed it
+        // in the Dashboard, and its transfer.reversed found nothing recorded): the money is back.
+        await postPosting(trx, withdrawalReturned(id, locked.user_id, net, locked.fee_minor));
+        return updateWithdrawal(trx, id, {
+          transfer_id: transfer.id,
+          status: "reversed",
+          last_error: "transfer reversed before it was recorded",
+        });
+      }
       return updateWithdrawal(trx, id, { transfer_id: transfer.id, status: "processing", last_error: null });
     });
     log.info({ withdrawal_id: id, transfer_id: transfer.id }, "withdrawal transferred");

@@ -7,6 +7,7 @@ import {
   type WithdrawalStatus,
 } from "../db/stores/withdrawals.js";
 import { withTransaction } from "../db/transaction.js";
+import { DomainError } from "../ledger/errors.js";
 import { withdrawalReturned } from "../ledger/movements.js";
 import type { Currency } from "../money/currencies.js";
 import type { FlowDeps } from "./deps.js";
@@ -67,7 +68,13 @@ export async function returnFunds(
   status: WithdrawalStatus,
   reason: string,
 ): Promise<string> {
-  const wd = (await getWithdrawal(deps.db, id))!;
+  // Decide the outcome first, under the lock: the transfer.reversed that our own reversal
+  // causes must find the withdrawal already `failed`, not mark it `reversed`.
+  const wd = await withTransaction(deps.db, async (trx) => {
+    const locked = (await lockWithdrawal(trx, id))!;
+    if (locked.status !== "processing" && locked.status !== "paid") return locked;
+    return updateWithdrawal(trx, id, { status, last_error: reason });
+  });
   if (wd.transfer_id) {
     const transfer = await deps.stripe.transfers.retrieve(wd.transfer_id);
     if (transfer.amount_reversed < transfer.amount) {
@@ -94,7 +101,19 @@ async function bookReturn(
 ): Promise<string> {
   return withTransaction(deps.db, async (trx) => {
     const wd = (await lockWithdrawal(trx, id))!;
-    if (!wd.transfer_id) return `nothing_transferred:${wd.status}`;
+    if (!wd.transfer_id) {
+      // An approved withdrawal whose transfer the executor has not recorded yet: wait for it
+      // (the executor books a transfer it finds already reversed as returned).
+      if (wd.status === "approved") {
+        throw new DomainError(
+          "withdrawal_transfer_not_recorded",
+          `withdrawal ${id} has no recorded transfer yet`,
+          {},
+          false,
+        );
+      }
+      return `nothing_transferred:${wd.status}`;
+    }
     const posting = withdrawalReturned(
       id,
       wd.user_id,

@@ -103,6 +103,7 @@ function create(ctx: ApiContext): object {
     "capabilities",
     "metadata",
     "business_type",
+    "settings",
     "expand",
   ]);
   const type = p.optEnum(ctx.params, "type", ["express", "custom", "standard"]) ?? "standard";
@@ -134,9 +135,27 @@ function create(ctx: ApiContext): object {
     requirements: requirements(ONBOARDING_REQUIREMENTS),
     tos_acceptance: { date: null, ip: null, user_agent: null },
     type,
+    // Only the payout schedule is modelled: Stripe's default for connected accounts is automatic
+    // daily payouts, which Coffer must switch off to pay each withdrawal itself.
+    settings: {
+      payouts: { schedule: { interval: payoutInterval(ctx) } },
+    } as unknown as Stripe.Account.Settings,
   };
   // Accounts belong to the platform whatever header came along; Stripe sends no event on create.
   return ctx.store.insert(PLATFORM, "account", account);
+}
+
+function payoutInterval(ctx: ApiContext): string {
+  const settings = ctx.params.settings as { payouts?: { schedule?: { interval?: unknown } } } | undefined;
+  const interval = settings?.payouts?.schedule?.interval;
+  if (interval === undefined) return "daily";
+  if (interval !== "manual" && interval !== "daily" && interval !== "weekly" && interval !== "monthly") {
+    throw paramError(
+      `Invalid settings[payouts][schedule][interval]: ${String(interval)}`,
+      "settings[payouts][schedule][interval]",
+    );
+  }
+  return interval;
 }
 
 function retrieve(ctx: ApiContext): object {
