@@ -120,12 +120,18 @@ describe("payments processor", () => {
       metadata: { order: "shop-1" },
     });
     await pay(sys.standin.url, pi.id);
-    const ev = sys.standin
-      .events()
-      .find((e) => e.type === "payment_intent.succeeded" && (e.data.object as { id: string }).id === pi.id)!;
-    await deliver(sys.url, ev as never);
+    // Both sibling events, each twice: the first records the foreign payment, the rest find that record.
+    const events = sys.standin.events().filter((e) => {
+      const o = e.data.object as { id: string; payment_intent?: string };
+      return (
+        (e.type === "payment_intent.succeeded" && o.id === pi.id) ||
+        (e.type === "charge.succeeded" && o.payment_intent === pi.id)
+      );
+    });
+    expect(events).toHaveLength(2);
+    for (const ev of [...events, ...events]) await deliver(sys.url, ev as never);
     await settled();
-    expect(await eventStatus(ev.id)).toBe("processed");
+    for (const ev of events) expect(await eventStatus(ev.id)).toBe("processed");
     const row = await sys.tdb.db("payment_transactions").where({ payment_intent_id: pi.id }).first();
     expect(row).toMatchObject({ purpose: "unrecognized", user_id: null });
     expect(await sys.tdb.db("wallet_ledger_transactions").where({ source_id: pi.id })).toEqual([]);

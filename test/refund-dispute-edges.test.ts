@@ -6,7 +6,7 @@ import { withdrawalHold } from "../src/ledger/movements.js";
 import type { Currency } from "../src/money/currencies.js";
 import { api, wallet } from "./support/api.js";
 import { chargeObject, deliver, eventEnvelope, fixture, stripeId } from "./support/events.js";
-import { LIFECYCLES, playRun, type Run } from "./support/lifecycles.js";
+import { control, LIFECYCLES, playRun, type Run } from "./support/lifecycles.js";
 import { expectInvariants, openEventCount } from "./support/seed.js";
 import { eventually, startSystem, type System } from "./support/system.js";
 
@@ -88,6 +88,54 @@ describe("a refund before its payment is credited", () => {
       currency: "usd",
       availableMinor: "-800",
     });
+  });
+});
+
+describe("a refund after a sibling failed at Stripe, before that failure's event arrives", () => {
+  it("re-reads the sibling instead of refusing, and ends with exactly what Stripe refunded", async () => {
+    const run = await playRun(
+      sys.url,
+      sys.standin,
+      { ...fullRefund, play: async () => undefined, types: ["payment_intent.succeeded"] },
+      "sibling-1",
+    );
+    await send(run.events);
+    await settled();
+    const stripe = control(sys.standin);
+    const before = sys.standin.eventCount();
+    const r1 = await stripe.stripe.refunds.create({
+      payment_intent: run.piId,
+      amount: 600,
+      metadata: { standin_status: "pending" },
+    });
+    const r1Created = sys.standin.events(before).filter((e) => e.type === "refund.created");
+    await send(r1Created);
+    await settled();
+    expect((await wallet(sys.url, "sibling-1")).available).toBe(400);
+
+    // R1 fails at Stripe, R2 (500) is made; R2's events arrive before R1's failure does.
+    const mark = sys.standin.eventCount();
+    await stripe.post(`/refunds/${r1.id}/fail`, {});
+    const r1Failure = sys.standin.events(mark);
+    const mark2 = sys.standin.eventCount();
+    await stripe.stripe.refunds.create({ payment_intent: run.piId, amount: 500 });
+    await send(
+      sys.standin.events(mark2).filter((e) => e.type === "refund.created" || e.type === "charge.refunded"),
+    );
+    await settled();
+    expect((await wallet(sys.url, "sibling-1")).available).toBe(500);
+    await send(r1Failure.filter((e) => e.type === "refund.failed" || e.type === "charge.refund.updated"));
+    await settled();
+    expect((await wallet(sys.url, "sibling-1")).available).toBe(500);
+    expect(
+      await sys.tdb
+        .db("stripe_webhook_events")
+        .where({ status: "failed" })
+        .whereIn("type", ["refund.created", "charge.refunded"])
+        .count({ n: "*" })
+        .first(),
+    ).toEqual({ n: 0 });
+    await expectInvariants(sys);
   });
 });
 

@@ -81,3 +81,38 @@ describe("a withdrawal is paid exactly once", () => {
     },
   );
 });
+
+describe("a transfer reversed before Coffer recorded it", () => {
+  it(
+    "is booked as returned, and the user gets the money back exactly once",
+    { timeout: 90_000 },
+    async () => {
+      await readyUser(sys, "early-reversal", 3_000);
+      const id = (await requestWithdrawal(sys, "early-reversal", 2_000)).body.id as string;
+      const stripe = control(sys.standin).stripe;
+      const row = () => sys.tdb.db("withdrawal_requests").where({ id }).first();
+      sys.standin.injectFault({ method: "POST", pathPrefix: "/v1/transfers", kind: "drop_after", times: 2 });
+      expect((await approve(sys, id)).status).toBe(200);
+      const transfer = await eventually(
+        async () => (await stripe.transfers.list({ transfer_group: id })).data[0]!,
+        { what: "transfer at Stripe" },
+      );
+      expect((await row()).transfer_id).toBeNull();
+
+      // Someone reverses the stray transfer from the Dashboard; its transfer.reversed arrives first.
+      await control(sys.standin).post(`/transfers/${transfer.id}/reverse`);
+      await eventually(async () => (await row()).status === "reversed", { what: "reversed" });
+      await settledAndBalanced(sys);
+      expect(await wallet(sys.url, "early-reversal")).toEqual({ available: 3_000, pending: 0, held: 0 });
+      expect(
+        await sys.tdb.db("wallet_ledger_transactions").where({ source_id: id }).orderBy("id").pluck("kind"),
+      ).toEqual(["withdrawal_hold", "withdrawal_transferred", "withdrawal_returned"]);
+      expect(await row()).toMatchObject({ transfer_id: transfer.id, payout_id: null });
+      const reversedEvent = await sys.tdb
+        .db("stripe_webhook_events")
+        .where({ type: "transfer.reversed" })
+        .first();
+      expect(reversedEvent.status).toBe("processed");
+    },
+  );
+});

@@ -25,6 +25,7 @@ const STATUS: Readonly<Record<string, number>> = {
   wallet_negative: 409,
   dispute_open: 409,
   connect_account_required: 409,
+  event_not_replayable: 409,
   body_too_large: 413,
   unknown_field: 422,
   field_required: 422,

@@ -300,6 +300,24 @@ export const OPENAPI = {
         },
       },
     },
+    "/admin/events": {
+      get: {
+        ...admin,
+        summary:
+          "Stored Stripe events, newest first, by status (received, enqueued, processing, processed, failed, ignored)",
+        parameters: [...page, { name: "status", in: "query", schema: { type: "string" } }],
+        responses: { "200": ok({ type: "object" }), "401": error, "403": error },
+      },
+    },
+    "/admin/events/{id}/replay": {
+      post: {
+        ...admin,
+        summary:
+          "Re-open a failed (or ignored) event and enqueue it again; audited. Applying an event twice moves no money twice.",
+        parameters: [pathId],
+        responses: { "200": ok({ type: "object" }), "401": error, "403": error, "404": error, "409": error },
+      },
+    },
     "/admin/ledger/check": {
       get: {
         ...admin,

@@ -13,6 +13,8 @@ export function classifyStripeError(err: unknown): StripeFailure | null {
     return "transient";
   if (err instanceof Stripe.errors.StripeRateLimitError) return "transient";
   if (err instanceof Stripe.errors.StripeIdempotencyError) return "idempotency";
+  // A bad or rotated key (401/403) is our configuration, not the event: retry until it is fixed.
+  if (err instanceof Stripe.errors.StripeAuthenticationError) return "transient";
   const status = err.statusCode ?? 0;
   if (status === 0 || status === 429 || status >= 500) return "transient";
   if (err.code === "resource_missing") return "missing";

@@ -138,3 +138,44 @@ export async function touchEnqueued(trx: Tx, ids: string[]): Promise<void> {
       status: trx.raw(`CASE WHEN status = 'received' THEN 'enqueued' ELSE status END`),
     });
 }
+
+export async function listEvents(
+  trx: Tx,
+  f: { status?: string; limit: number; startingAfter?: string },
+): Promise<{ data: EventRow[]; hasMore: boolean }> {
+  const q = trx<EventRow>("stripe_webhook_events")
+    .select(
+      "id",
+      "type",
+      "livemode",
+      "account",
+      "stripe_created",
+      "received_at",
+      "status",
+      "attempts",
+      "last_error",
+      "enqueued_at",
+      "processed_at",
+    )
+    .orderBy("id", "desc")
+    .limit(f.limit + 1);
+  if (f.status !== undefined) q.where({ status: f.status as EventStatus });
+  if (f.startingAfter !== undefined) q.where("id", "<", f.startingAfter);
+  const rows = (await q) as EventRow[];
+  return { data: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
+}
+
+/**
+ * Re-opens a `failed` (or `ignored`) event for a replay: a fresh attempt count
+ * and no error. Only a final status can be re-opened; the caller then makes
+ * sure its job exists. Applying an event again is safe: postings are keyed.
+ */
+export async function reopenEvent(trx: Tx, id: string): Promise<EventRow | undefined> {
+  const { rows } = await trx.raw<{ rows: EventRow[] }>(
+    `UPDATE stripe_webhook_events
+        SET status = 'enqueued', attempts = 0, last_error = NULL, enqueued_at = now(), processed_at = NULL
+      WHERE id = ? AND status IN ('failed', 'ignored') RETURNING *`,
+    [id],
+  );
+  return rows[0];
+}

@@ -1,7 +1,9 @@
 import type Router from "@koa/router";
 import { listAudit } from "../../db/stores/audit.js";
+import { EVENT_STATUSES, listEvents } from "../../db/stores/events.js";
 import { checkInvariants } from "../../db/stores/ledger-checks.js";
 import { listWithdrawals, WITHDRAWAL_STATUSES } from "../../db/stores/withdrawals.js";
+import { replayEvent } from "../../flows/replay-event.js";
 import { approveWithdrawal, rejectWithdrawal } from "../../flows/withdrawal-admin.js";
 import { enqueueWithdrawal } from "../../queue/enqueue.js";
 import { callerOf } from "../auth.js";
@@ -57,6 +59,37 @@ export function adminRoutes(router: Router, deps: AppDeps): void {
       reason,
     });
     ctx.body = presentWithdrawalForAdmin(wd);
+  });
+
+  router.get("/admin/events", async (ctx) => {
+    const query = ctx.query as Record<string, unknown>;
+    const page = pageParams(query, ["status"]);
+    const status = query.status;
+    if (status !== undefined && !EVENT_STATUSES.includes(status as never)) {
+      throw httpError("invalid_field", `status must be one of ${EVENT_STATUSES.join(", ")}`, {
+        param: "status",
+      });
+    }
+    const { data, hasMore } = await listEvents(deps.db, {
+      ...page,
+      ...(typeof status === "string" && { status }),
+    });
+    ctx.body = { data, has_more: hasMore };
+  });
+
+  router.post("/admin/events/:id/replay", async (ctx) => {
+    const body = objectWithOnly(await readJsonBody(ctx), ["reason"]);
+    const reason = optionalReason(body.reason);
+    const row = await replayEvent(
+      { ...flowDeps(deps, ctx), queues: deps.queues },
+      {
+        eventId: ctx.params.id!,
+        actor: callerOf(ctx).userId,
+        requestId: ctx.state.requestId as string,
+        ...(reason && { reason }),
+      },
+    );
+    ctx.body = { id: row.id, type: row.type, status: row.status, attempts: row.attempts };
   });
 
   router.get("/admin/ledger/check", async (ctx) => {
