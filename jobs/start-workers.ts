@@ -4,6 +4,7 @@ import { EXECUTE_WITHDRAWAL, type EventJob, type JobData, type WithdrawalJob } f
 import { closeQueues, createQueues } from "../src/queue/queues.js";
 import { producerConnection, workerConnection } from "../src/queue/redis.js";
 import type { Runtime } from "../src/runtime.js";
+import { serveWorkerMetrics } from "./metrics-server.js";
 import { eventProcessor } from "./process-event.js";
 import { withdrawalProcessor } from "./process-withdrawal.js";
 import { startSweeper } from "./sweeper.js";
@@ -54,8 +55,10 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     { db: rt.db, queues, log: logger, metrics: rt.metrics },
     { intervalMs: config.SWEEP_INTERVAL_MS, afterMs: config.SWEEP_AFTER_MS },
   );
+  const metricsServer = serveWorkerMetrics(rt.metrics, config.WORKER_METRICS_PORT, logger);
   return {
     stop: async () => {
+      metricsServer?.close();
       await stopSweeper();
       await Promise.all(workers.map((w) => w.close()));
       await closeQueues(queues);

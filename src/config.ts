@@ -100,6 +100,7 @@ const schema = z.object({
   JOB_LOCK_MS: int(30_000, 1000),
   SWEEP_INTERVAL_MS: int(10_000, 100),
   SWEEP_AFTER_MS: int(30_000, 0),
+  WORKER_METRICS_PORT: int(9464),
 });
 
 export type Config = z.infer<typeof schema> & { stripeOffline: boolean };

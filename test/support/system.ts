@@ -59,6 +59,7 @@ export async function startSystem(
     SWEEP_AFTER_MS: "1500",
     JOB_BACKOFF_MS: "100",
     JOB_LOCK_MS: "3000",
+    WORKER_METRICS_PORT: "0",
     ...o.env,
   };
   const config = loadConfig(env);
