@@ -8,9 +8,9 @@ import {
   type ForcedPayment,
 } from "./forced-lifecycles.js";
 import { correct } from "./report.js";
-import { seedTopUps, type Seeded } from "./seed.js";
+import { seedTopUps } from "./seed.js";
 import { control } from "./standin-control.js";
-import { runThroughput, type ThroughputResult } from "./throughput.js";
+import { throughputRunner, type ThroughputResult } from "./throughput.js";
 
 export interface ForcedSettings {
   forcedEvents: number;
@@ -60,16 +60,14 @@ export async function runForcedPhase(o: {
   workerCpuMs: () => number;
   log: (msg: string) => void;
 }): Promise<ForcedResult> {
-  const deliver = (seeded: Seeded) =>
-    runThroughput({
-      db: o.db,
-      webUrl: o.webUrl,
-      secret: o.env.webhookSecret,
-      seeded,
-      connections: o.settings.postConnections,
-      waitTimeoutS: o.settings.waitTimeoutS,
-      workerCpuMs: o.workerCpuMs,
-    });
+  const deliver = throughputRunner({
+    db: o.db,
+    webUrl: o.webUrl,
+    secret: o.env.webhookSecret,
+    connections: o.settings.postConnections,
+    waitTimeoutS: o.settings.waitTimeoutS,
+    workerCpuMs: o.workerCpuMs,
+  });
 
   const count = paymentsFor(o.settings.forcedEvents);
   o.log(`phase 3: seeding ${count} payments of ${PAYMENT_MINOR} over ${FORCED_WALLETS} wallets`);

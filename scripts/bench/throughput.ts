@@ -37,6 +37,11 @@ export interface ThroughputResult {
   negativeBalances: number;
 }
 
+/** Binds everything but the events, for a phase that times several batches the same way. */
+export function throughputRunner(o: Omit<Parameters<typeof runThroughput>[0], "seeded">) {
+  return (seeded: Seeded) => runThroughput({ ...o, seeded });
+}
+
 /**
  * Delivers the seeded events, signed, at `connections` concurrent requests
  * and waits until the worker has finished every one. The clock starts at

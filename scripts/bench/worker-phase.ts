@@ -3,7 +3,7 @@ import { waitFor, type Child } from "./children.js";
 import type { BenchEnv } from "./env.js";
 import type { BenchQueues } from "./queues.js";
 import { seedTopUps, type Seeded } from "./seed.js";
-import { runThroughput, type ThroughputResult } from "./throughput.js";
+import { throughputRunner, type ThroughputResult } from "./throughput.js";
 
 export interface WorkerPhaseSettings {
   events: number;
@@ -53,16 +53,14 @@ export async function runWorkerPhase(o: {
 
   const worker = o.startWorker();
   await waitFor(worker, "worker on the payments queue", async () => (await o.queues.paymentsWorkers()) > 0);
-  const deliver = (seeded: Seeded) =>
-    runThroughput({
-      db: o.db,
-      webUrl: o.webUrl,
-      secret: o.env.webhookSecret,
-      seeded,
-      connections: o.settings.postConnections,
-      waitTimeoutS: o.settings.waitTimeoutS,
-      workerCpuMs: () => worker.cpuMs(),
-    });
+  const deliver = throughputRunner({
+    db: o.db,
+    webUrl: o.webUrl,
+    secret: o.env.webhookSecret,
+    connections: o.settings.postConnections,
+    waitTimeoutS: o.settings.waitTimeoutS,
+    workerCpuMs: () => worker.cpuMs(),
+  });
 
   const warm = await deliver(warmup);
   o.log(`phase 2: warm-up batch ${warm.eventsPerS.toFixed(0)} events/s (not counted)`);

@@ -1,3 +1,5 @@
+import { WITHDRAWAL_STATUSES } from "../db/stores/withdrawals.js";
+
 /**
  * The OpenAPI description served at /openapi.json. Kept beside the routes and
  * checked by test/openapi.test.ts against the router, so a route cannot ship
@@ -22,6 +24,20 @@ const page = [
     description: "Id of the last object of the previous page",
   },
 ];
+/** The body of both money-moving routes: amount and currency, nothing else. */
+const moneyBody = {
+  required: true,
+  content: {
+    "application/json": {
+      schema: {
+        type: "object",
+        additionalProperties: false,
+        required: ["amount_minor", "currency"],
+        properties: money,
+      },
+    },
+  },
+};
 const idemKey = {
   name: "Idempotency-Key",
   in: "header",
@@ -99,19 +115,7 @@ export const OPENAPI = {
         summary:
           "Start a top-up: creates a Stripe PaymentIntent; the wallet is credited when Stripe reports the payment",
         parameters: [idemKey],
-        requestBody: {
-          required: true,
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                additionalProperties: false,
-                required: ["amount_minor", "currency"],
-                properties: money,
-              },
-            },
-          },
-        },
+        requestBody: moneyBody,
         responses: {
           "201": ok({ $ref: "#/components/schemas/CreatedTopUp" }, "Created"),
           "400": error,
@@ -152,19 +156,7 @@ export const OPENAPI = {
         summary:
           "Request a withdrawal: holds the whole amount; the user receives amount − fee after admin approval",
         parameters: [idemKey],
-        requestBody: {
-          required: true,
-          content: {
-            "application/json": {
-              schema: {
-                type: "object",
-                additionalProperties: false,
-                required: ["amount_minor", "currency"],
-                properties: money,
-              },
-            },
-          },
-        },
+        requestBody: moneyBody,
         responses: {
           "201": ok({ $ref: "#/components/schemas/CreatedWithdrawal" }, "Created"),
           "400": error,
@@ -398,18 +390,7 @@ export const OPENAPI = {
         type: "object",
         properties: {
           id: { type: "string" },
-          status: {
-            enum: [
-              "pending_review",
-              "canceled",
-              "rejected",
-              "approved",
-              "processing",
-              "paid",
-              "failed",
-              "reversed",
-            ],
-          },
+          status: { enum: WITHDRAWAL_STATUSES },
           amount_minor: { type: "integer" },
           fee_minor: { type: "integer" },
           net_minor: { type: "integer" },
