@@ -310,6 +310,30 @@ export const OPENAPI = {
         responses: { "200": ok({ type: "object" }), "401": error, "403": error, "404": error, "409": error },
       },
     },
+    "/admin/summary": {
+      get: {
+        ...admin,
+        summary:
+          "Totals per currency (users' available, held, pending; Stripe position; fees; dispute reserve), pending withdrawals, failed events, last reconciliation",
+        responses: { "200": ok({ type: "object" }), "401": error, "403": error },
+      },
+    },
+    "/admin/users/{id}/wallet": {
+      get: {
+        ...admin,
+        summary: "A user's balances",
+        parameters: [pathId],
+        responses: { "200": ok({ $ref: "#/components/schemas/Wallet" }), "401": error, "403": error },
+      },
+    },
+    "/admin/users/{id}/ledger": {
+      get: {
+        ...admin,
+        summary: "A user's ledger entries, newest first",
+        parameters: [pathId, ...page, { name: "currency", in: "query", schema: { type: "string" } }],
+        responses: { "200": ok(list("LedgerEntry")), "401": error, "403": error },
+      },
+    },
     "/admin/ledger/check": {
       get: {
         ...admin,

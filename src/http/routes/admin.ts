@@ -1,5 +1,8 @@
 import type Router from "@koa/router";
 import { listAudit } from "../../db/stores/audit.js";
+import { getBalances } from "../../db/stores/balances.js";
+import { listEntries } from "../../db/stores/ledger-entries.js";
+import { adminSummary } from "../../db/stores/summary.js";
 import { EVENT_STATUSES, listEvents } from "../../db/stores/events.js";
 import { checkInvariants } from "../../db/stores/ledger-checks.js";
 import { listWithdrawals, WITHDRAWAL_STATUSES } from "../../db/stores/withdrawals.js";
@@ -11,8 +14,9 @@ import { readJsonBody } from "../body.js";
 import type { AppDeps } from "../deps.js";
 import { httpError } from "../errors.js";
 import { flowDeps } from "../flow-deps.js";
-import { presentWithdrawalForAdmin } from "../present.js";
+import { presentBalance, presentEntry, presentWithdrawalForAdmin } from "../present.js";
 import { objectWithOnly, pageParams } from "../validate.js";
+import { parseEntryId } from "./wallet.js";
 
 /** Admin routes (JWT with role=admin). Every decision is written to the audit log with its actor. */
 export function adminRoutes(router: Router, deps: AppDeps): void {
@@ -90,6 +94,28 @@ export function adminRoutes(router: Router, deps: AppDeps): void {
       },
     );
     ctx.body = { id: row.id, type: row.type, status: row.status, attempts: row.attempts };
+  });
+
+  router.get("/admin/summary", async (ctx) => {
+    ctx.body = await adminSummary(deps.db);
+  });
+
+  router.get("/admin/users/:id/wallet", async (ctx) => {
+    const rows = await getBalances(deps.db, ctx.params.id!);
+    ctx.body = { user_id: ctx.params.id, balances: rows.map(presentBalance) };
+  });
+
+  router.get("/admin/users/:id/ledger", async (ctx) => {
+    const query = ctx.query as Record<string, unknown>;
+    const page = pageParams(query, ["currency"]);
+    const cursor = page.startingAfter === undefined ? undefined : parseEntryId(page.startingAfter);
+    const { data, hasMore } = await listEntries(deps.db, {
+      userId: ctx.params.id!,
+      limit: page.limit,
+      ...(typeof query.currency === "string" && { currency: query.currency }),
+      ...(cursor !== undefined && { startingAfter: cursor }),
+    });
+    ctx.body = { data: data.map(presentEntry), has_more: hasMore };
   });
 
   router.get("/admin/ledger/check", async (ctx) => {

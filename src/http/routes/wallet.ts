@@ -45,7 +45,7 @@ export function walletRoutes(router: Router, deps: AppDeps): void {
   });
 }
 
-function parseEntryId(id: string): number {
+export function parseEntryId(id: string): number {
   const n = id.startsWith(ENTRY_ID_PREFIX) ? Number(id.slice(ENTRY_ID_PREFIX.length)) : NaN;
   if (!Number.isSafeInteger(n) || n <= 0)
     throw httpError("invalid_cursor", "starting_after must be a ledger entry id");
