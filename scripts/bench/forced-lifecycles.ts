@@ -1,6 +1,6 @@
 import type { Standin, StripeEvent } from "../../src/standin/index.js";
 import { mapLimit } from "./seed.js";
-import type { Control } from "./standin-control.js";
+import type { StandinControl as Control } from "../../src/standin/client.js";
 
 /** Every forced payment is a top-up of this much, so each lifecycle leaves a known balance. */
 export const PAYMENT_MINOR = 1_000;

@@ -9,7 +9,7 @@ import {
 } from "./forced-lifecycles.js";
 import { correct } from "./report.js";
 import { seedTopUps } from "./seed.js";
-import { control } from "./standin-control.js";
+import { standinControl as control } from "../../src/standin/client.js";
 import { throughputRunner, type ThroughputResult } from "./throughput.js";
 
 export interface ForcedSettings {

@@ -3,7 +3,7 @@ import type { BenchEnv } from "./env.js";
 import { postAll } from "./load.js";
 import { signedRequest } from "./payloads.js";
 import { bearer, mapLimit } from "./seed.js";
-import { control } from "./standin-control.js";
+import { standinControl as control } from "../../src/standin/client.js";
 import { waitUntilTerminal } from "./throughput.js";
 
 /** A wallet that can take withdrawal requests: credited, and its Express account paying out. */

@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- test client: bodies are asserted field by field */
+import { controlCall } from "../../src/standin/client.js";
 import { bearer } from "./tokens.js";
 
 /** Thin JSON client for the wallet API, over real HTTP. */
@@ -60,10 +61,9 @@ export async function topUp(
 
 /** The customer's browser confirming the PaymentIntent, done through the stand-in's control endpoint. */
 export async function pay(standinUrl: string, piId: string, paymentMethod?: string) {
-  const res = await fetch(`${standinUrl}/_standin/payment_intents/${piId}/pay`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(paymentMethod ? { payment_method: paymentMethod } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as any };
+  return controlCall<any>(
+    standinUrl,
+    `/payment_intents/${piId}/pay`,
+    paymentMethod ? { payment_method: paymentMethod } : {},
+  );
 }

@@ -8,9 +8,9 @@ import { createMetrics } from "../../src/metrics.js";
 import { createStripeClient } from "../../src/stripe/client.js";
 import { toCommand } from "../../src/stripe/commands.js";
 import { queueForEvent } from "../../src/stripe/routing.js";
+import { standinControl, type StandinControl } from "../../src/standin/client.js";
 import type { Standin, StripeEvent } from "../../src/standin/index.js";
 import { pay, topUp } from "./api.js";
-import { stripeFor } from "./stripe-client.js";
 export { rng } from "./stripe-client.js";
 
 /**
@@ -30,26 +30,8 @@ export interface Lifecycle {
   types: string[];
 }
 
-export interface Control {
-  stripe: Stripe;
-  post(path: string, body?: unknown): Promise<Record<string, unknown>>;
-}
-
-export function control(standin: Standin): Control {
-  return {
-    stripe: stripeFor(standin),
-    post: async (path, body = {}) => {
-      const res = await fetch(`${standin.url}/_standin${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const json = (await res.json()) as Record<string, unknown>;
-      if (!res.ok) throw new Error(`stand-in ${path}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
-    },
-  };
-}
+export type Control = StandinControl;
+export const control = standinControl;
 
 const dispute = async (c: Control, chargeId: string, body: object = {}) =>
   (await c.post(`/charges/${chargeId}/dispute`, body)).id as string;

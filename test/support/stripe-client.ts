@@ -1,14 +1,8 @@
 import Stripe from "stripe";
+import { controlCall, standinStripe } from "../../src/standin/client.js";
 
-/** The real stripe SDK pointed at a stand-in, as Coffer points it (no SDK retries). */
-export function stripeFor(s: { host: string; port: number }): Stripe {
-  return new Stripe("sk_test_standin", {
-    host: s.host,
-    port: s.port,
-    protocol: "http",
-    maxNetworkRetries: 0,
-  });
-}
+/** The shared stand-in client (src/standin/client.ts), under the names the tests use. */
+export { standinStripe as stripeFor, controlCall as standinControl };
 
 /** The error a Stripe call fails with; fails the test if the call succeeds. */
 export async function stripeFailure(call: Promise<unknown>): Promise<Stripe.errors.StripeError> {
@@ -19,21 +13,6 @@ export async function stripeFailure(call: Promise<unknown>): Promise<Stripe.erro
     throw err;
   }
   throw new Error("expected the Stripe call to fail");
-}
-
-/** A stand-in control call (Stripe's side of a lifecycle): status and JSON body. */
-export async function standinControl<T = Record<string, unknown>>(
-  standinUrl: string,
-  path: string,
-  body?: unknown,
-  method = "POST",
-) {
-  const res = await fetch(`${standinUrl}/_standin${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
 }
 
 /** A seeded PRNG (mulberry32), so a failing random order can be replayed from its seed. */

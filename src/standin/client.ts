@@ -1,0 +1,51 @@
+import Stripe from "stripe";
+
+/**
+ * How a test or a benchmark plays Stripe's side against the stand-in: the real
+ * SDK for what a platform could ask Stripe itself (refunds, transfers), and the
+ * `/_standin` controls for what only Stripe or a bank decides (a customer
+ * paying, disputes, onboarding, settlement). One copy, for test/ and scripts/.
+ */
+
+/** The real SDK pointed at a stand-in, configured as Coffer configures it: no SDK retries. */
+export function standinStripe(s: { host: string; port: number }): Stripe {
+  return new Stripe("sk_test_standin", {
+    host: s.host,
+    port: s.port,
+    protocol: "http",
+    maxNetworkRetries: 0,
+  });
+}
+
+/** One control call: status and JSON body, whatever the status. */
+export async function controlCall<T = Record<string, unknown>>(
+  standinUrl: string,
+  path: string,
+  body?: unknown,
+  method = "POST",
+) {
+  const res = await fetch(`${standinUrl}/_standin${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+export interface StandinControl {
+  stripe: Stripe;
+  /** A control call that must succeed: a refusal fails the setup instead of hiding in it. */
+  post(path: string, body?: unknown): Promise<Record<string, unknown>>;
+}
+
+export function standinControl(s: { url: string; host: string; port: number }): StandinControl {
+  return {
+    stripe: standinStripe(s),
+    post: async (path, body = {}) => {
+      const res = await controlCall(s.url, path, body);
+      if (res.status < 200 || res.status >= 300)
+        throw new Error(`stand-in ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+  };
+}
