@@ -14,6 +14,8 @@ export const STRIPE_FEES = platformAccount("stripe_fees");
 export const FEE_REVENUE = platformAccount("fee_revenue");
 export const DISPUTE_RESERVE = platformAccount("dispute_reserve");
 export const OPENING_BALANCE = platformAccount("opening_balance");
+export const PLATFORM_BANK = platformAccount("platform_bank");
+export const FX = platformAccount("fx");
 
 /** The account column value stored in `wallet_ledger.account`. */
 export function accountName(a: Account): string {

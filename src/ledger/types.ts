@@ -26,6 +26,8 @@ export const PLATFORM_ACCOUNTS = [
   "fee_revenue",
   "dispute_reserve",
   "opening_balance",
+  "platform_bank",
+  "fx",
 ] as const;
 export type PlatformAccountName = (typeof PLATFORM_ACCOUNTS)[number];
 
@@ -60,6 +62,10 @@ export const POSTING_KINDS = [
   "withdrawal_transferred",
   "withdrawal_returned",
   "opening_balance",
+  "opening_recorded",
+  "fx_settlement",
+  "platform_payout",
+  "platform_payout_returned",
 ] as const;
 export type PostingKind = (typeof POSTING_KINDS)[number];
 
