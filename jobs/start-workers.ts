@@ -1,11 +1,21 @@
 import { Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { EXECUTE_WITHDRAWAL, type EventJob, type JobData, type WithdrawalJob } from "../src/queue/names.js";
+import { registerReconciliationScheduler } from "../src/queue/enqueue.js";
+import {
+  EXECUTE_WITHDRAWAL,
+  RECONCILE_RUN,
+  RECONCILE_SCHEDULED,
+  type EventJob,
+  type JobData,
+  type ReconcileJob,
+  type WithdrawalJob,
+} from "../src/queue/names.js";
 import { closeQueues, createQueues } from "../src/queue/queues.js";
 import { producerConnection, workerConnection } from "../src/queue/redis.js";
 import type { Runtime } from "../src/runtime.js";
 import { serveWorkerMetrics } from "./metrics-server.js";
 import { eventProcessor } from "./process-event.js";
+import { reconciliationProcessor } from "./process-reconciliation.js";
 import { withdrawalProcessor } from "./process-withdrawal.js";
 import { startSweeper } from "./sweeper.js";
 
@@ -29,13 +39,17 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
   });
   const deps = { config, db: rt.db, stripe: rt.stripe, metrics: rt.metrics, log: logger };
   const executeWithdrawal = withdrawalProcessor(deps);
+  const reconcile = reconciliationProcessor({ ...deps, queues });
   const workers = config.WORKER_QUEUES.map((name) => {
     const onEvent = eventProcessor(deps, name);
-    // Each queue carries its Stripe events; `withdrawals` also carries the payout jobs that approvals start.
-    const processor = (job: Job<JobData>) =>
-      job.name === EXECUTE_WITHDRAWAL
-        ? executeWithdrawal(job as Job<WithdrawalJob>)
-        : onEvent(job as Job<EventJob>);
+    // Each queue carries its Stripe events; `withdrawals` also carries the payout jobs that approvals
+    // start, and `reconciliation` the runs.
+    const processor = (job: Job<JobData>, token?: string) => {
+      if (job.name === EXECUTE_WITHDRAWAL) return executeWithdrawal(job as Job<WithdrawalJob>);
+      if (job.name === RECONCILE_RUN || job.name === RECONCILE_SCHEDULED)
+        return reconcile(job as Job<ReconcileJob>, token);
+      return onEvent(job as Job<EventJob>);
+    };
     const w = new Worker<JobData>(name, processor, {
       connection,
       prefix: config.QUEUE_PREFIX,
@@ -51,6 +65,15 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     w.on("error", (err) => logger.error({ err, queue: name }, "worker error"));
     return w;
   });
+  if (config.WORKER_QUEUES.includes("reconciliation")) {
+    // Every (re)connect: a Redis restarted empty has lost the scheduler with everything else.
+    const register = () =>
+      registerReconciliationScheduler(queues, config.RECONCILIATION_CRON).then(
+        () => logger.info({ cron: config.RECONCILIATION_CRON }, "reconciliation scheduler registered"),
+        (err: unknown) => logger.warn({ err }, "could not register the reconciliation scheduler; will retry"),
+      );
+    producer.on("ready", () => void register());
+  }
   const stopSweeper = startSweeper(
     { db: rt.db, queues, log: logger, metrics: rt.metrics },
     { intervalMs: config.SWEEP_INTERVAL_MS, afterMs: config.SWEEP_AFTER_MS },

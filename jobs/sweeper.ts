@@ -5,7 +5,8 @@ import type { Logger } from "../src/logger.js";
 import type { Metrics } from "../src/metrics.js";
 import { findStalledWithdrawals } from "../src/db/stores/withdrawals.js";
 import { ensureJob } from "../src/queue/enqueue.js";
-import { EXECUTE_WITHDRAWAL, withdrawalJobId } from "../src/queue/names.js";
+import { findOpenRuns } from "../src/db/stores/reconciliation.js";
+import { EXECUTE_WITHDRAWAL, RECONCILE_RUN, withdrawalJobId } from "../src/queue/names.js";
 import type { Queues } from "../src/queue/queues.js";
 import { queueForEvent } from "../src/stripe/routing.js";
 
@@ -53,6 +54,16 @@ export function startSweeper(
       });
       if (result !== "present")
         deps.log.info({ withdrawal_id: id, result }, "sweeper re-enqueued withdrawal");
+    }
+    // A reconciliation run whose job Redis lost: a run restarts cleanly, so re-adding it is safe.
+    for (const id of await findOpenRuns(deps.db, o.afterMs)) {
+      const result = await ensureJob(deps.queues, "reconciliation", {
+        id,
+        name: RECONCILE_RUN,
+        data: { runId: id },
+      });
+      if (result !== "present")
+        deps.log.info({ run_id: id, result }, "sweeper re-enqueued reconciliation run");
     }
     // Idempotency keys are kept at least 24 h; purge hourly-ish, well after that.
     if (ticks++ % 360 === 0) await purgeKeys(deps.db, 48);

@@ -44,6 +44,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text("status").notNullable();
     t.bigInteger("created").notNullable(); // unix seconds, Stripe's
     t.bigInteger("available_on").notNullable();
+    t.text("unexplained"); // why no Coffer flow accounts for it (src/ledger/claims.ts), when none does
     t.timestamp("seen_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.index(["created", "id"]);
   });

@@ -78,6 +78,7 @@ const schema = z.object({
   WALLET_CURRENCIES: currencyList.prefault("usd,eur,gbp,jpy"),
   RATE_LIMIT_PER_MINUTE: int(60),
   RECONCILIATION_CRON: z.string().default("0 3 * * *"),
+  RECONCILIATION_HEAL_WAIT_MS: int(60_000),
   CONNECT_RETURN_URL: z.string().url().default("http://127.0.0.1:3000/connect/return"),
   CONNECT_REFRESH_URL: z.string().url().default("http://127.0.0.1:3000/connect/refresh"),
   QUEUE_PREFIX: z

@@ -80,6 +80,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ["currency"],
       registers: r,
     }),
+    reconciliationUnmatched: new Gauge({
+      name: "coffer_reconciliation_unmatched",
+      help: "Lines the last reconciliation run could not match, by the side that has them",
+      labelNames: ["side"],
+      registers: r,
+    }),
     httpDuration: new Histogram({
       name: "coffer_http_request_duration_seconds",
       help: "HTTP request duration",

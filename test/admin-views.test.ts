@@ -38,7 +38,7 @@ describe("admin views", () => {
       ],
       pending_withdrawals: 0,
       failed_events: 0,
-      last_reconciliation: [],
+      last_reconciliation: null,
     });
     expect((await admin("/admin/users/adm-user/wallet")).body).toEqual({
       user_id: "adm-user",

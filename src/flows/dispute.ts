@@ -1,7 +1,8 @@
 import type Stripe from "stripe";
 import { lockDispute, upsertDispute } from "../db/stores/disputes.js";
 import { postPosting } from "../db/stores/ledger.js";
-import { lockByPaymentIntent } from "../db/stores/top-ups.js";
+import { lockByPaymentIntent, type TopUpRow } from "../db/stores/top-ups.js";
+import { FX, STRIPE } from "../ledger/accounts.js";
 import { withTransaction } from "../db/transaction.js";
 import { DISPUTE_STATUS_RANK, disputePostings, type DisputeState } from "../ledger/disputes.js";
 import { DomainError } from "../ledger/errors.js";
@@ -50,7 +51,7 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
     }
     const stored = await lockDispute(trx, dispute.id);
     const status = forwardStatus(stored?.status, dispute.status, DISPUTE_STATUS_RANK);
-    const state = disputeState(dispute, userId, row.currency as Currency, status);
+    const state = disputeState(dispute, userId, row, status);
     for (const p of disputePostings(state)) {
       if ((await postPosting(trx, p, { eventId: ev.eventId })).applied) posted.push(p);
     }
@@ -71,13 +72,20 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
 }
 
 /** Reads Stripe's balance transactions on the dispute: withdrawals are negative, reinstatements positive. */
-function disputeState(d: Stripe.Dispute, userId: string, currency: Currency, status: string): DisputeState {
+function disputeState(d: Stripe.Dispute, userId: string, payment: TopUpRow, status: string): DisputeState {
+  const currency = payment.currency as Currency;
+  const settled = (payment.settlement_currency ?? payment.currency) as Currency;
   const txns = (d.balance_transactions ?? []).filter((t) => typeof t === "object");
   for (const t of txns) {
-    if (t.currency !== currency)
-      throw new DomainError("settlement_currency_mismatch", `dispute ${d.id} settled in ${t.currency}`);
+    if (t.currency !== settled)
+      throw new DomainError(
+        "settlement_currency_mismatch",
+        `dispute ${d.id} settled in ${t.currency}, its payment in ${settled}`,
+      );
   }
   return {
+    via: payment.settlement_currency ? FX : STRIPE,
+    feeCurrency: settled,
     disputeId: d.id,
     userId,
     amountMinor: d.amount,

@@ -11,10 +11,11 @@ import {
 } from "../db/stores/top-ups.js";
 import { withTransaction, type Trx } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
-import { paymentCaptured, processingFee } from "../ledger/movements.js";
+import { FX, STRIPE } from "../ledger/accounts.js";
+import { fxSettlement, paymentCaptured, processingFee, type Via } from "../ledger/movements.js";
 import type { Posting } from "../ledger/types.js";
 import { newId } from "../ids.js";
-import type { Currency } from "../money/currencies.js";
+import { isKnownCurrency, type Currency } from "../money/currencies.js";
 import type { FlowDeps } from "./deps.js";
 
 export interface EventCtx {
@@ -47,19 +48,26 @@ export async function syncPaymentIntent(deps: FlowDeps, piId: string, ev: EventC
     const currency = row.currency as Currency;
 
     if (pi.status === "succeeded") {
-      const credit = paymentCaptured(pi.id, userId, { amountMinor: pi.amount_received, currency });
-      const fee = feeOf(pi, currency);
+      const settlement = settlementOf(pi, currency);
+      const credit = paymentCaptured(
+        pi.id,
+        userId,
+        { amountMinor: pi.amount_received, currency },
+        settlement.via,
+      );
       const first = await postPosting(trx, credit, { eventId: ev.eventId });
       if (first.applied) posted.push(credit);
-      if (fee.posting && (await postPosting(trx, fee.posting, { eventId: ev.eventId })).applied)
-        posted.push(fee.posting);
+      for (const p of settlement.postings) {
+        if ((await postPosting(trx, p, { eventId: ev.eventId })).applied) posted.push(p);
+      }
       await updateTopUp(trx, row.id, {
         status: "succeeded",
         amount_received_minor: pi.amount_received,
         amount_capturable_minor: 0,
-        charge_id: fee.chargeId,
-        balance_transaction_id: fee.txnId,
-        fee_minor: fee.feeMinor,
+        charge_id: settlement.chargeId,
+        balance_transaction_id: settlement.txnId,
+        fee_minor: settlement.feeMinor,
+        settlement_currency: settlement.settlementCurrency,
         payment_intent_id: pi.id,
         event_id: ev.eventId,
       });
@@ -114,14 +122,23 @@ function checkOwnership(row: TopUpRow, pi: Stripe.PaymentIntent): string {
   return row.user_id;
 }
 
-interface FeeInfo {
-  posting: Posting | null;
-  chargeId: string | null;
-  txnId: string | null;
-  feeMinor: number | null;
+interface Settlement {
+  /** Stripe's fee, and, for a converted charge, what entered Stripe in its own currency. */
+  postings: Posting[];
+  via: Via;
+  chargeId: string;
+  txnId: string;
+  feeMinor: number;
+  settlementCurrency: string | null;
 }
 
-function feeOf(pi: Stripe.PaymentIntent, currency: Currency): FeeInfo {
+/**
+ * How the charge settled, from its balance transaction. In the charge's own currency
+ * the credit comes from `stripe`. Converted (FX), it comes from `fx` in the charge's
+ * currency and the settled amount enters `fx` from `stripe` in the settlement
+ * currency, under the same `txn_…:fx` key the reconciliation stream uses.
+ */
+function settlementOf(pi: Stripe.PaymentIntent, currency: Currency): Settlement {
   const charge = pi.latest_charge;
   if (!charge || typeof charge === "string") {
     throw new DomainError(
@@ -141,14 +158,22 @@ function feeOf(pi: Stripe.PaymentIntent, currency: Currency): FeeInfo {
       false,
     );
   }
-  if (txn.currency !== currency) {
-    throw new DomainError(
-      "settlement_currency_mismatch",
-      `charge ${charge.id} settled in ${txn.currency}, not ${currency}`,
-    );
+  if (!isKnownCurrency(txn.currency)) {
+    throw new DomainError("currency_unknown", `charge ${charge.id} settled in unknown ${txn.currency}`);
   }
-  const posting = txn.fee > 0 ? processingFee(txn.id, { amountMinor: txn.fee, currency }) : null;
-  return { posting, chargeId: charge.id, txnId: txn.id, feeMinor: txn.fee };
+  const settled = txn.currency;
+  const converted = settled !== currency;
+  const postings: Posting[] = [];
+  if (txn.fee > 0) postings.push(processingFee(txn.id, { amountMinor: txn.fee, currency: settled }));
+  if (converted) postings.push(fxSettlement(txn.id, txn.amount, settled));
+  return {
+    postings,
+    via: converted ? FX : STRIPE,
+    chargeId: charge.id,
+    txnId: txn.id,
+    feeMinor: txn.fee,
+    settlementCurrency: converted ? settled : null,
+  };
 }
 
 async function refreshPending(trx: Trx, userId: string, currency: string): Promise<void> {

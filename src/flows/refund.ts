@@ -10,6 +10,7 @@ import {
 import { lockByPaymentIntent, updateTopUp } from "../db/stores/top-ups.js";
 import { withTransaction } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
+import { FX, STRIPE } from "../ledger/accounts.js";
 import { refunded, refundReversed } from "../ledger/movements.js";
 import type { Posting } from "../ledger/types.js";
 import type { Currency } from "../money/currencies.js";
@@ -90,9 +91,11 @@ async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventC
     const stored = await lockRefund(trx, refund.id);
     const status = forwardStatus(stored?.status, refund.status ?? "pending", REFUND_STATUS_RANK);
     const money = { amountMinor: refund.amount, currency: row.currency as Currency };
+    // A converted payment is refunded through `fx`; the stream books Stripe's side in its currency.
+    const via = row.settlement_currency ? FX : STRIPE;
     let result: RefundOutcome = "no_money";
     if (ACTIVE_REFUND_STATUSES.includes(status)) {
-      const debit = refunded(refund.id, userId, money);
+      const debit = refunded(refund.id, userId, money, via);
       if (!(await isPosted(trx, debit.key))) {
         const others = await activeRefundedMinor(trx, piId, refund.id);
         if (others + refund.amount > row.amount_received_minor) {
@@ -107,9 +110,9 @@ async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventC
         posted.push(debit);
         result = "debited";
       }
-    } else if (await isPosted(trx, refunded(refund.id, userId, money).key)) {
+    } else if (await isPosted(trx, refunded(refund.id, userId, money, via).key)) {
       // Failed or canceled after we debited it: the money comes back. Never debited: nothing to undo.
-      const back = refundReversed(refund.id, userId, money);
+      const back = refundReversed(refund.id, userId, money, via);
       if ((await postPosting(trx, back, { eventId: ev.eventId })).applied) {
         posted.push(back);
         result = "reversed";

@@ -9,6 +9,7 @@ import {
   type WithdrawalStatus,
 } from "../db/stores/withdrawals.js";
 import { withTransaction, type Trx } from "../db/transaction.js";
+import { holdsCurrency } from "../db/stores/reconciliation.js";
 import { DomainError } from "../ledger/errors.js";
 import { quoteWithdrawal } from "../ledger/fees.js";
 import { withdrawalHold, withdrawalRelease } from "../ledger/movements.js";
@@ -55,6 +56,14 @@ export async function requestWithdrawal(deps: FlowDeps, req: WithdrawalRequest):
       .where({ user_id: req.userId, currency: req.currency })
       .first("currency");
     if (!held) throw new DomainError("currency_mismatch", `this wallet has never held ${req.currency}`);
+    // Checked before anything is held: a currency Stripe converts on the way in (FX) is never in the
+    // platform's Stripe balance, so a transfer in it could only fail later at Stripe.
+    if (!(await holdsCurrency(trx, req.currency))) {
+      throw new DomainError(
+        "currency_not_payable",
+        `the platform holds no Stripe balance in ${req.currency}: Stripe settles it in another currency`,
+      );
+    }
     const id = newId("wd");
     await postPosting(
       trx,

@@ -9,6 +9,7 @@ import { requestContext } from "./request-context.js";
 import { adminRoutes } from "./routes/admin.js";
 import { connectRoutes } from "./routes/connect.js";
 import { opsRoutes } from "./routes/ops.js";
+import { reconciliationRoutes } from "./routes/reconciliation.js";
 import { topUpRoutes } from "./routes/top-ups.js";
 import { walletRoutes } from "./routes/wallet.js";
 import { webhookRoutes } from "./routes/webhooks.js";
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): Koa {
   const admin = new Router();
   admin.use("/admin", requireAdmin(deps.config.AUTH_JWT_SECRET));
   adminRoutes(admin, deps);
+  reconciliationRoutes(admin, deps);
   app.use(admin.routes()).use(admin.allowedMethods());
   return app;
 }

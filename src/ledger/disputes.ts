@@ -1,5 +1,12 @@
 import type { Currency } from "../money/currencies.js";
-import { disputeFee, disputeOpened, disputeReinstated, disputeWithdrawn, disputeWon } from "./movements.js";
+import {
+  disputeFee,
+  disputeOpened,
+  disputeReinstated,
+  disputeWithdrawn,
+  disputeWon,
+  type Via,
+} from "./movements.js";
 import type { Posting } from "./types.js";
 
 /**
@@ -16,6 +23,10 @@ export interface DisputeState {
   /** Stripe's balance transactions on the dispute: funds withdrawn (negative) and reinstated (positive). */
   withdrawals: Array<{ amountMinor: number; feeMinor: number }>;
   reinstatements: Array<{ amountMinor: number }>;
+  /** `fx` when the charge settled in another currency: Stripe's side is then booked by the stream. */
+  via: Via;
+  /** Stripe charges its dispute fee in the settlement currency. */
+  feeCurrency: Currency;
 }
 
 /** Inquiries (`warning_*`) are questions from the bank, not chargebacks: they move no money. */
@@ -38,11 +49,11 @@ export function disputePostings(d: DisputeState): Posting[] {
   // Opened on `created` or `funds_withdrawn`, whichever Stripe shows first; an inquiry alone never debits.
   if (!isInquiry(d.status) || withdrawn) out.push(disputeOpened(d.disputeId, d.userId, money));
   if (withdrawn) {
-    out.push(disputeWithdrawn(d.disputeId, money));
+    out.push(disputeWithdrawn(d.disputeId, money, d.via));
     const fee = d.withdrawals.reduce((s, w) => s + w.feeMinor, 0);
-    if (fee > 0) out.push(disputeFee(d.disputeId, { amountMinor: fee, currency: d.currency }));
+    if (fee > 0) out.push(disputeFee(d.disputeId, { amountMinor: fee, currency: d.feeCurrency }));
   }
-  if (d.reinstatements.length > 0) out.push(disputeReinstated(d.disputeId, money));
+  if (d.reinstatements.length > 0) out.push(disputeReinstated(d.disputeId, money, d.via));
   // Won gives the user back what the dispute took; lost leaves it with Stripe.
   if (d.status === "won") out.push(disputeWon(d.disputeId, d.userId, money));
   return out;

@@ -1,5 +1,13 @@
 import type { Queues } from "./queues.js";
-import { EXECUTE_WITHDRAWAL, withdrawalJobId, type JobData, type QueueName } from "./names.js";
+import {
+  EXECUTE_WITHDRAWAL,
+  RECONCILE_RUN,
+  RECONCILE_SCHEDULED,
+  RECONCILIATION_SCHEDULER_ID,
+  withdrawalJobId,
+  type JobData,
+  type QueueName,
+} from "./names.js";
 
 /** How long a webhook waits on Redis before answering from Postgres alone. */
 const ADD_TIMEOUT_MS = 1_500;
@@ -24,6 +32,23 @@ export async function enqueueWithdrawal(queues: Queues, withdrawalId: string): P
     EXECUTE_WITHDRAWAL,
     { withdrawalId },
     withdrawalJobId(withdrawalId),
+  );
+}
+
+/** One job per run (jobId = run id), so a second add for the same run is a no-op. */
+export async function enqueueReconciliation(queues: Queues, runId: string): Promise<void> {
+  await addWithTimeout(queues, "reconciliation", RECONCILE_RUN, { runId }, runId);
+}
+
+/**
+ * Registers the daily run. Upserting is idempotent, so every worker does it on every
+ * Redis connect: a Redis that came back empty has lost its schedulers too.
+ */
+export async function registerReconciliationScheduler(queues: Queues, cron: string): Promise<void> {
+  await queues.reconciliation.upsertJobScheduler(
+    RECONCILIATION_SCHEDULER_ID,
+    { pattern: cron, tz: "UTC" },
+    { name: RECONCILE_SCHEDULED, data: {} },
   );
 }
 

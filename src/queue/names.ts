@@ -14,7 +14,18 @@ export interface WithdrawalJob {
   withdrawalId: string;
 }
 
-export type JobData = EventJob | WithdrawalJob;
+/**
+ * Reconciliation jobs on the `reconciliation` queue. An on-demand run names its row;
+ * the scheduler's job carries nothing and reconciles the UTC day before it fired.
+ */
+export const RECONCILE_RUN = "reconcile.run";
+export const RECONCILE_SCHEDULED = "reconcile.scheduled";
+export const RECONCILIATION_SCHEDULER_ID = "reconciliation-daily";
+export interface ReconcileJob {
+  runId?: string;
+}
+
+export type JobData = EventJob | WithdrawalJob | ReconcileJob;
 
 /** BullMQ job ids may not contain ':'. One job per withdrawal; re-runs are safe (see executeWithdrawal). */
 export const withdrawalJobId = (withdrawalId: string) => `${withdrawalId}-execute`;

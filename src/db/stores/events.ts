@@ -38,6 +38,8 @@ export interface NewEvent {
   rawPayload: string;
   /** `enqueued` when a job will be added right after; `ignored` for types no queue handles. */
   status: "enqueued" | "ignored";
+  /** How it reached us: Stripe's delivery, or a reconciliation heal that listed it from the Events API. */
+  receivedVia: "webhook" | "reconciliation";
 }
 
 /**
@@ -60,6 +62,7 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<boolean> {
       e.created,
       e.rawPayload,
       e.status,
+      e.receivedVia,
     ]);
     return rowCount === 1;
   } finally {
@@ -68,9 +71,21 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<boolean> {
 }
 
 const INSERT_EVENT = `INSERT INTO stripe_webhook_events
-  (id, type, livemode, api_version, account, stripe_created, payload, status, enqueued_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, CASE WHEN $8 = 'enqueued' THEN now() END)
+  (id, type, livemode, api_version, account, stripe_created, payload, status, received_via, enqueued_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, CASE WHEN $8 = 'enqueued' THEN now() END)
   ON CONFLICT (id) DO NOTHING`;
+
+/** Which of these events are stored already, with their status: a heal ingests only the others. */
+export async function eventStatuses(
+  trx: Tx,
+  ids: readonly string[],
+): Promise<Map<string, { status: EventStatus; last_error: string | null }>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await trx.raw<{
+    rows: Array<{ id: string; status: EventStatus; last_error: string | null }>;
+  }>(`SELECT id, status, last_error FROM stripe_webhook_events WHERE id = ANY(?::text[])`, [[...ids]]);
+  return new Map(rows.map((r) => [r.id, { status: r.status, last_error: r.last_error }]));
+}
 
 export async function getEvent(trx: Tx, id: string): Promise<EventRow | undefined> {
   return trx<EventRow>("stripe_webhook_events").where({ id }).first();

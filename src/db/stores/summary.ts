@@ -1,4 +1,5 @@
 import type { Tx } from "../knex.js";
+import { latestFinishedRun, runSnapshots } from "./reconciliation.js";
 
 /**
  * The admin summary: money per currency as the books see it, and the queues a
@@ -20,10 +21,25 @@ export async function adminSummary(trx: Tx) {
     `SELECT (SELECT count(*) FROM withdrawal_requests WHERE status = 'pending_review')::int AS pending_withdrawals,
             (SELECT count(*) FROM stripe_webhook_events WHERE status = 'failed')::int AS failed_events`,
   );
-  const reconciliation = await trx.raw<{ rows: Array<Record<string, unknown>> }>(
-    `SELECT DISTINCT ON (currency) currency, status, difference_minor, created_at
-       FROM stripe_reconciliation_snapshots ORDER BY currency, created_at DESC`,
-  );
+  const run = await latestFinishedRun(trx);
+  const reconciliation = run
+    ? {
+        run_id: run.id,
+        status: run.status,
+        window_start: run.window_start,
+        window_end: run.window_end,
+        finished_at: run.finished_at,
+        stripe_unmatched: run.stripe_unmatched,
+        ledger_unmatched: run.ledger_unmatched,
+        currencies: (await runSnapshots(trx, run.id)).map((s) => ({
+          currency: s.currency,
+          status: s.status,
+          difference_minor: s.difference_minor,
+          opening_balance_minor: s.opening_balance_minor,
+          fx_exposure_minor: s.fx_exposure_minor,
+        })),
+      }
+    : null;
   const totals = wallets.rows.map((w) => {
     const of = (account: string) =>
       platform.rows.find((p) => p.currency === w.currency && p.account === account)?.balance ?? 0;
@@ -39,5 +55,5 @@ export async function adminSummary(trx: Tx) {
       dispute_reserve_minor: of("dispute_reserve"),
     };
   });
-  return { totals, ...counts.rows[0]!, last_reconciliation: reconciliation.rows };
+  return { totals, ...counts.rows[0]!, last_reconciliation: reconciliation };
 }

@@ -20,6 +20,8 @@ export interface TopUpRow {
   fee_minor: number | null;
   charge_id: string | null;
   balance_transaction_id: string | null;
+  /** Set when Stripe settled the charge in another currency (FX): the user side then goes through `fx`. */
+  settlement_currency: string | null;
   livemode: boolean;
   event_id: string | null;
   client_secret: string | null;

@@ -1,4 +1,5 @@
 import type Router from "@koa/router";
+import { latestFinishedRun, runSnapshots } from "../../db/stores/reconciliation.js";
 import type { AppDeps } from "../deps.js";
 import { OPENAPI } from "../openapi.js";
 
@@ -22,6 +23,7 @@ export function opsRoutes(router: Router, deps: AppDeps): void {
 
   router.get("/metrics", async (ctx) => {
     await sampleQueueDepth(deps).catch(() => undefined);
+    await sampleReconciliation(deps).catch(() => undefined);
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
@@ -36,6 +38,19 @@ async function sampleQueueDepth(deps: AppDeps): Promise<void> {
     const counts = await withTimeout(q.getJobCounts("waiting", "active", "delayed", "failed"), 500);
     for (const [state, n] of Object.entries(counts)) deps.metrics.queueDepth.set({ queue: name, state }, n);
   }
+}
+
+/**
+ * The workers set these when a run ends, but Prometheus may scrape only the web; so
+ * the web reads the last finished run's figures from Postgres on each scrape.
+ */
+async function sampleReconciliation(deps: AppDeps): Promise<void> {
+  const run = await latestFinishedRun(deps.db);
+  if (!run) return;
+  deps.metrics.reconciliationUnmatched.set({ side: "stripe" }, run.stripe_unmatched ?? 0);
+  deps.metrics.reconciliationUnmatched.set({ side: "ledger" }, run.ledger_unmatched ?? 0);
+  for (const s of await runSnapshots(deps.db, run.id))
+    deps.metrics.reconciliationDifference.set({ currency: s.currency }, s.difference_minor);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

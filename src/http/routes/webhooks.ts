@@ -1,8 +1,6 @@
 import type Router from "@koa/router";
 import type { Context } from "koa";
-import { insertEvent, markNotEnqueued } from "../../db/stores/events.js";
-import { enqueueEvent } from "../../queue/enqueue.js";
-import { queueForEvent } from "../../stripe/routing.js";
+import { ingestEvent, type IngestOutcome } from "../../flows/ingest-event.js";
 import { verifyWebhook, type VerifyFailure } from "../../stripe/verify.js";
 import type { Logger } from "../../logger.js";
 import type { AppDeps } from "../deps.js";
@@ -60,39 +58,26 @@ export function webhookRoutes(router: Router, deps: AppDeps): void {
       );
     }
 
-    const queue = queueForEvent(event.type);
-    let stored: boolean;
+    let outcome: IngestOutcome;
     try {
-      stored = await insertEvent(deps.db, {
-        id: event.id,
-        type: event.type,
-        livemode: event.livemode,
-        apiVersion: event.api_version ?? null,
-        account: event.account ?? null,
-        created: event.created,
-        rawPayload: raw.toString("utf8"),
-        status: queue ? "enqueued" : "ignored",
-      });
+      outcome = await ingestEvent(
+        { db: deps.db, queues: deps.queues, log },
+        event,
+        raw.toString("utf8"),
+        "webhook",
+      );
     } catch (err) {
       if (isDatabaseDown(err))
         throw httpError("service_unavailable", "cannot persist the event now; Stripe will retry");
       throw err;
     }
     metrics.webhooksReceived.inc({ type: event.type });
-    if (!stored) {
+    if (outcome === "duplicate") {
       metrics.webhooksDuplicate.inc();
       ctx.body = { received: true, duplicate: true };
       return;
     }
-    if (queue) {
-      try {
-        await enqueueEvent(deps.queues, queue, event.id, event.type);
-      } catch (err) {
-        metrics.webhooksUnenqueued.inc();
-        log().warn({ err }, "event stored but not enqueued; the sweeper will enqueue it");
-        await markNotEnqueued(deps.db, event.id, `enqueue failed: ${String(err)}`).catch(() => undefined);
-      }
-    }
+    if (outcome === "stored_not_enqueued") metrics.webhooksUnenqueued.inc();
     ctx.body = { received: true };
   });
 }

@@ -1,0 +1,27 @@
+import type pg from "pg";
+import type { Db } from "./knex.js";
+
+/**
+ * Runs `fn` while holding a session advisory lock on a connection of its own, or
+ * returns `{ acquired: false }` at once if another session holds it. The lock
+ * lives as long as that connection: a worker killed mid-run drops it with the
+ * connection, so a crash never leaves the lock behind.
+ */
+export async function withAdvisoryLock<T>(
+  db: Db,
+  key: number,
+  fn: () => Promise<T>,
+): Promise<{ acquired: true; value: T } | { acquired: false }> {
+  const conn = (await db.client.acquireConnection()) as pg.PoolClient;
+  try {
+    const { rows } = await conn.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [key]);
+    if (!rows[0]?.ok) return { acquired: false };
+    try {
+      return { acquired: true, value: await fn() };
+    } finally {
+      await conn.query("SELECT pg_advisory_unlock($1)", [key]);
+    }
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}

@@ -1,0 +1,94 @@
+import type { BalanceTxn } from "../../ledger/claims.js";
+import type { Tx } from "../knex.js";
+
+/** The mirror of Stripe's balance transactions, their claims, and the stream's cursor. */
+
+export const BALANCE_CURSOR = "balance_transactions";
+
+export interface StoredLine extends BalanceTxn {
+  status: string;
+  created: number;
+  availableOn: number;
+  unexplained: string | null;
+  claims: string[];
+}
+
+/** Every balance transaction created before this (unix seconds) has been read; 0 before the first read. */
+export async function readCursor(trx: Tx, name = BALANCE_CURSOR): Promise<number> {
+  const row = await trx("reconciliation_cursors").where({ name }).first<{ created: number } | undefined>();
+  return row?.created ?? 0;
+}
+
+/** Moves forward only: a slow run that started earlier never drags the cursor back. */
+export async function advanceCursor(trx: Tx, created: number, name = BALANCE_CURSOR): Promise<void> {
+  await trx.raw(
+    `INSERT INTO reconciliation_cursors (name, created) VALUES (?, ?)
+     ON CONFLICT (name) DO UPDATE SET created = greatest(reconciliation_cursors.created, excluded.created),
+                                      updated_at = now()`,
+    [name, created],
+  );
+}
+
+/**
+ * One page of lines in three statements. A line seen again updates only what Stripe
+ * changes on it (status), so re-reading a window after a crash is harmless.
+ */
+export async function saveLines(trx: Tx, lines: readonly StoredLine[]): Promise<void> {
+  if (lines.length === 0) return;
+  const col = <K extends keyof StoredLine>(k: K) => lines.map((l) => l[k]) as string[];
+  await trx.raw(
+    `INSERT INTO stripe_balance_transactions
+       (id, type, reporting_category, source_id, amount_minor, fee_minor, net_minor, currency,
+        exchange_rate, status, created, available_on, unexplained)
+     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[],
+                          ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[])
+     ON CONFLICT (id) DO UPDATE SET status = excluded.status, available_on = excluded.available_on,
+                                    unexplained = excluded.unexplained`,
+    [
+      col("id"),
+      col("type"),
+      col("reportingCategory"),
+      col("sourceId"),
+      col("amountMinor"),
+      col("feeMinor"),
+      col("netMinor"),
+      col("currency"),
+      lines.map((l) => (l.exchangeRate === null ? null : String(l.exchangeRate))) as string[],
+      col("status"),
+      col("created"),
+      col("availableOn"),
+      col("unexplained"),
+    ],
+  );
+  const ids = lines.flatMap((l) => l.claims.map(() => l.id));
+  const keys = lines.flatMap((l) => l.claims);
+  if (keys.length === 0) return;
+  await trx.raw(
+    `INSERT INTO stripe_balance_transaction_claims (balance_transaction_id, ledger_key)
+     SELECT * FROM unnest(?::text[], ?::text[]) ON CONFLICT DO NOTHING`,
+    [ids, keys],
+  );
+}
+
+/** Keys already posted, with the hash of what they moved; one round trip for a page. */
+export async function postedHashes(trx: Tx, keys: readonly string[]): Promise<Map<string, string>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await trx.raw<{ rows: Array<{ idempotency_key: string; input_hash: string }> }>(
+    `SELECT idempotency_key, input_hash FROM wallet_ledger_transactions WHERE idempotency_key = ANY(?::text[])`,
+    [[...keys]],
+  );
+  return new Map(rows.map((r) => [r.idempotency_key, r.input_hash]));
+}
+
+/** Withdrawals by the transfer that paid them: how a reversal without our metadata finds its withdrawal. */
+export async function withdrawalsByTransfer(
+  trx: Tx,
+  transferIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (transferIds.length === 0) return new Map();
+  const { rows } = await trx.raw<{ rows: Array<{ id: string; transfer_id: string }> }>(
+    `SELECT id, transfer_id FROM withdrawal_requests WHERE transfer_id = ANY(?::text[])`,
+    [[...transferIds]],
+  );
+  return new Map(rows.map((r) => [r.transfer_id, r.id]));
+}

@@ -1,0 +1,131 @@
+import { withAdvisoryLock } from "../db/advisory-lock.js";
+import { checkLines, clearDiscrepancies, missingKeys, type LineCounts } from "../db/stores/line-check.js";
+import {
+  finishRun,
+  getRun,
+  markRunning,
+  runSnapshots,
+  saveSnapshots,
+  type HealedEvent,
+  type RunRow,
+  type SnapshotRow,
+} from "../db/stores/reconciliation.js";
+import { withTransaction } from "../db/transaction.js";
+import { DomainError } from "../ledger/errors.js";
+import type { Queues } from "../queue/queues.js";
+import type { FlowDeps } from "./deps.js";
+import { balanceSnapshots } from "./reconcile-balance.js";
+import { healMissing } from "./reconcile-heal.js";
+import { followBalanceStream, type StreamProgress } from "./reconcile-stream.js";
+
+/** One advisory lock key for every reconciliation in the database: two runs never overlap. */
+const RECONCILIATION_LOCK = 0x636f6666; // "coff"
+
+export type ReconcileDeps = FlowDeps & { queues: Queues };
+
+export interface RunOptions {
+  healWaitMs: number;
+  onPage?: (p: StreamProgress) => void;
+}
+
+export interface RunReport {
+  run: RunRow;
+  snapshots: SnapshotRow[];
+}
+
+/**
+ * Runs one reconciliation: follow the stream, check the lines, heal what events can
+ * heal, check again, then compare balances. A finished run (matched or mismatch)
+ * is not redone; a queued, running (its worker died) or failed one starts over,
+ * replacing its findings, and books nothing twice because every booking is keyed.
+ * Another run holding the lock makes this throw `reconciliation_busy` (transient).
+ */
+export async function runReconciliation(
+  deps: ReconcileDeps,
+  runId: string,
+  o: RunOptions,
+): Promise<RunReport> {
+  const locked = await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, () => runLocked(deps, runId, o));
+  if (!locked.acquired) {
+    throw new DomainError("reconciliation_busy", "another reconciliation run is in progress", {}, false);
+  }
+  return locked.value;
+}
+
+async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Promise<RunReport> {
+  const run = await getRun(deps.db, runId);
+  if (!run) throw new DomainError("not_found", `no reconciliation run ${runId}`);
+  if (run.status === "matched" || run.status === "mismatch") {
+    return { run, snapshots: await runSnapshots(deps.db, runId) };
+  }
+  const log = deps.log.child({ run_id: runId });
+  await markRunning(deps.db, runId);
+  try {
+    const stream = await followBalanceStream(deps, o.onPage);
+    log.info({ ...stream, conflicts: stream.conflicts.length }, "balance transactions read");
+    let counts = await checkAfresh(deps, run);
+    let healed: HealedEvent[] = [];
+    const missing = await missingKeys(deps.db, runId);
+    if (missing.length > 0) {
+      healed = await healMissing(deps, missing, o.healWaitMs);
+      if (healed.length > 0) counts = await checkAfresh(deps, run);
+    }
+    const snapshots = await balanceSnapshots(deps, run, counts, healed.length);
+    const status = snapshots.every((s) => s.status === "matched") ? "matched" : "mismatch";
+    const totals = sumCounts(counts);
+    await withTransaction(deps.db, async (trx) => {
+      await saveSnapshots(trx, snapshots);
+      await finishRun(trx, runId, { status, counts: totals, healed });
+    });
+    report(deps, log, snapshots, totals);
+    return { run: (await getRun(deps.db, runId))!, snapshots };
+  } catch (err) {
+    await finishRun(deps.db, runId, { status: "failed", error: String(err) }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function checkAfresh(deps: FlowDeps, run: RunRow): Promise<LineCounts[]> {
+  return withTransaction(deps.db, async (trx) => {
+    await clearDiscrepancies(trx, run.id);
+    return checkLines(trx, run.id, run.window_start, run.window_end);
+  });
+}
+
+function sumCounts(counts: readonly LineCounts[]) {
+  const total = { stripeMatched: 0, stripeUnmatched: 0, ledgerMatched: 0, ledgerUnmatched: 0 };
+  for (const c of counts) {
+    total.stripeMatched += c.stripeMatched;
+    total.stripeUnmatched += c.stripeUnmatched;
+    total.ledgerMatched += c.ledgerMatched;
+    total.ledgerUnmatched += c.ledgerUnmatched;
+  }
+  return total;
+}
+
+/** Metrics for Prometheus, and one alert line per currency that does not match. */
+function report(
+  deps: FlowDeps,
+  log: FlowDeps["log"],
+  snapshots: readonly SnapshotRow[],
+  totals: ReturnType<typeof sumCounts>,
+): void {
+  deps.metrics.reconciliationUnmatched.set({ side: "stripe" }, totals.stripeUnmatched);
+  deps.metrics.reconciliationUnmatched.set({ side: "ledger" }, totals.ledgerUnmatched);
+  for (const s of snapshots) {
+    deps.metrics.reconciliationDifference.set({ currency: s.currency }, s.difference_minor);
+    if (s.status === "mismatch") {
+      log.error(
+        {
+          alert: true,
+          currency: s.currency,
+          difference_minor: s.difference_minor,
+          stripe_unmatched: s.stripe_unmatched,
+          ledger_unmatched: s.ledger_unmatched,
+        },
+        "reconciliation mismatch: the books do not match Stripe's",
+      );
+    }
+  }
+  log.info({ ...totals, currencies: snapshots.length }, "reconciliation finished");
+}

@@ -1,0 +1,173 @@
+import type Stripe from "stripe";
+import {
+  advanceCursor,
+  postedHashes,
+  readCursor,
+  saveLines,
+  withdrawalsByTransfer,
+  type StoredLine,
+} from "../db/stores/balance-transactions.js";
+import { postPosting } from "../db/stores/ledger.js";
+import { withTransaction } from "../db/transaction.js";
+import { lineRule, type BalanceTxn } from "../ledger/claims.js";
+import { postingHash, toEntries } from "../ledger/posting.js";
+import type { Posting } from "../ledger/types.js";
+import { isKnownCurrency, type Currency } from "../money/currencies.js";
+import type { FlowDeps } from "./deps.js";
+
+/**
+ * Stripe's list endpoints are eventually consistent for the newest seconds, so each
+ * pass re-reads this much before the cursor. Lines are stored idempotently; the
+ * overlap costs one page, and a line written late is never skipped.
+ */
+const OVERLAP_S = 300;
+const PAGE = 100;
+
+export interface StreamProgress {
+  page: number;
+  lines: number;
+  booked: number;
+}
+
+export interface StreamResult extends StreamProgress {
+  /** Keys Stripe's lines would book with other amounts than the ledger already holds. */
+  conflicts: string[];
+}
+
+/**
+ * Follows `GET /v1/balance_transactions` from the stored cursor, 100 a page, each
+ * page with its sources expanded (one call, not one per line). Each page is saved
+ * with its claims and bookings in one transaction; the cursor moves only after
+ * the last page, so a crash at any point re-reads from the old cursor and books
+ * nothing twice: bookings are keyed and lines are upserts.
+ */
+export async function followBalanceStream(
+  deps: FlowDeps,
+  onPage: (p: StreamProgress) => void = () => {},
+): Promise<StreamResult> {
+  const since = Math.max(0, (await readCursor(deps.db)) - OVERLAP_S);
+  const progress: StreamResult = { page: 0, lines: 0, booked: 0, conflicts: [] };
+  let newest = 0;
+  let startingAfter: string | undefined;
+  for (;;) {
+    const page = await deps.stripe.balanceTransactions.list({
+      limit: PAGE,
+      created: { gte: since },
+      expand: ["data.source"],
+      ...(startingAfter !== undefined && { starting_after: startingAfter }),
+    });
+    if (page.data.length > 0) {
+      const read = await toLines(deps, page.data);
+      const lines = read.map((r) => r.line);
+      const { booked, conflicts } = await savePage(
+        deps,
+        lines,
+        read.flatMap((r) => r.bookings),
+      );
+      progress.page += 1;
+      progress.lines += lines.length;
+      progress.booked += booked;
+      progress.conflicts.push(...conflicts);
+      for (const l of lines) newest = Math.max(newest, l.created);
+      onPage(progress);
+    }
+    if (!page.has_more || page.data.length === 0) break;
+    startingAfter = page.data[page.data.length - 1]!.id;
+  }
+  if (newest > 0) await advanceCursor(deps.db, newest);
+  return progress;
+}
+
+async function savePage(
+  deps: FlowDeps,
+  lines: StoredLine[],
+  bookings: Posting[],
+): Promise<{ booked: number; conflicts: string[] }> {
+  let booked: Posting[] = [];
+  const conflicts: string[] = [];
+  await withTransaction(deps.db, async (trx) => {
+    booked = [];
+    conflicts.length = 0;
+    // Most bookings already exist (handlers post fees as they credit): one read skips them.
+    const posted = await postedHashes(
+      trx,
+      bookings.map((b) => b.key),
+    );
+    for (const b of bookings) {
+      const hash = posted.get(b.key);
+      if (hash === undefined) {
+        if ((await postPosting(trx, b)).applied) booked.push(b);
+      } else if (hash !== postingHash(b, toEntries(b))) {
+        conflicts.push(b.key); // the line check reports the amounts; nothing is overwritten
+      }
+    }
+    await saveLines(trx, lines);
+  });
+  for (const b of booked) deps.metrics.postings.inc({ kind: b.kind });
+  for (const key of conflicts) {
+    deps.metrics.postingConflicts.inc();
+    deps.log.error({ key, alert: true }, "Stripe's balance transaction disagrees with a posted amount");
+  }
+  return { booked: booked.length, conflicts };
+}
+
+/** Stripe's lines in Coffer's terms, with what each claims. */
+async function toLines(
+  deps: FlowDeps,
+  txns: Stripe.BalanceTransaction[],
+): Promise<Array<{ line: StoredLine; bookings: Posting[] }>> {
+  // A reversal made outside Coffer carries no withdrawal id; its transfer does, in our table.
+  const reversedTransfers = txns.map((t) => transferOfReversal(t.source)).filter((x) => x !== null);
+  const byTransfer = await withdrawalsByTransfer(deps.db, reversedTransfers);
+  return txns.map((t) => {
+    const source = typeof t.source === "object" ? t.source : null;
+    const line: BalanceTxn = {
+      id: t.id,
+      type: t.type,
+      reportingCategory: t.reporting_category,
+      sourceId: typeof t.source === "string" ? t.source : (t.source?.id ?? null),
+      amountMinor: t.amount,
+      feeMinor: t.fee,
+      netMinor: t.net,
+      currency: t.currency as Currency,
+      exchangeRate: t.exchange_rate,
+      paymentIntentId: paymentIntentOf(source),
+      withdrawalId:
+        metadataOf(source).withdrawal_id ?? byTransfer.get(transferOfReversal(t.source) ?? "") ?? null,
+    };
+    const rule = isKnownCurrency(t.currency)
+      ? lineRule(line)
+      : {
+          claims: [],
+          bookings: [],
+          unexplained: `Stripe booked ${t.currency}, a currency Coffer does not know`,
+        };
+    const stored: StoredLine = {
+      ...line,
+      status: t.status,
+      created: t.created,
+      availableOn: t.available_on,
+      unexplained: rule.unexplained,
+      claims: rule.claims,
+    };
+    return { line: stored, bookings: rule.bookings };
+  });
+}
+
+type Source = Stripe.BalanceTransaction["source"];
+
+function paymentIntentOf(source: object | null): string | null {
+  if (!source || !("payment_intent" in source)) return null;
+  const pi = source.payment_intent as string | { id: string } | null;
+  return typeof pi === "string" ? pi : (pi?.id ?? null);
+}
+
+function metadataOf(source: object | null): Record<string, string | undefined> {
+  if (!source || !("metadata" in source)) return {};
+  return (source.metadata ?? {}) as Record<string, string | undefined>;
+}
+
+function transferOfReversal(source: Source): string | null {
+  if (!source || typeof source === "string" || source.object !== "transfer_reversal") return null;
+  return typeof source.transfer === "string" ? source.transfer : source.transfer.id;
+}

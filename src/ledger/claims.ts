@@ -1,0 +1,111 @@
+import type { Currency } from "../money/currencies.js";
+import {
+  disputeFee,
+  fxSettlement,
+  platformPayout,
+  platformPayoutReturned,
+  processingFee,
+} from "./movements.js";
+import type { Posting } from "./types.js";
+
+/**
+ * Terminology
+ * - **Balance transaction**: one line of Stripe's own books (`txn_…`): `net` is what it
+ *   changed Stripe's balance by, in the settlement currency.
+ * - **Claim**: a ledger key a balance transaction accounts for. A line matches when
+ *   every key it claims is posted and the `stripe` entries of those postings sum to
+ *   `−net`: Stripe's holdings are minus the `stripe` account, so a line that added
+ *   `net` to Stripe's balance took `net` off the account.
+ * - **Booking**: a posting that only the stream can make, because no event carries
+ *   it (processing and dispute fees, conversions, platform payouts). Keys match the
+ *   ones handlers use, so a fee booked by both lands once.
+ */
+export interface BalanceTxn {
+  id: string;
+  type: string;
+  reportingCategory: string;
+  sourceId: string | null;
+  amountMinor: number;
+  feeMinor: number;
+  netMinor: number;
+  currency: Currency;
+  /** Set when Stripe converted the source's currency into this one. */
+  exchangeRate: number | null;
+  /** From the expanded source: the charge's PaymentIntent, the transfer's withdrawal. */
+  paymentIntentId: string | null;
+  withdrawalId: string | null;
+}
+
+export interface LineRule {
+  claims: string[];
+  bookings: Posting[];
+  /** Why nothing can claim the line, when nothing does. */
+  unexplained: string | null;
+}
+
+const CHARGE_TYPES = new Set(["charge", "payment"]);
+const REFUND_TYPES = new Set(["refund", "payment_refund"]);
+const REFUND_FAILURE_TYPES = new Set(["refund_failure", "payment_failure_refund"]);
+const PAYOUT_RETURN_TYPES = new Set(["payout_failure", "payout_cancel"]);
+
+/** What one balance transaction books and claims. Pure: the same line always gives the same answer. */
+export function lineRule(t: BalanceTxn): LineRule {
+  const money = (amountMinor: number) => ({ amountMinor, currency: t.currency });
+  const bookings: Posting[] = [];
+  const claims: string[] = [];
+  const book = (p: Posting) => {
+    bookings.push(p);
+    claims.push(p.key);
+  };
+  const src = t.sourceId;
+  const unexplained = (why: string): LineRule => ({ claims: [], bookings: [], unexplained: why });
+  // A converted line's settlement amount passes through `fx`; the user side stays in the source currency.
+  const fx = () => {
+    if (t.exchangeRate !== null && t.amountMinor !== 0) book(fxSettlement(t.id, t.amountMinor, t.currency));
+  };
+
+  if (CHARGE_TYPES.has(t.type)) {
+    if (t.feeMinor > 0) book(processingFee(t.id, money(t.feeMinor)));
+    fx();
+    if (!t.paymentIntentId) return { ...unexplainedCharge(src), bookings, claims };
+    claims.push(`${t.paymentIntentId}:captured`);
+  } else if (REFUND_TYPES.has(t.type) && src) {
+    claims.push(`${src}:refunded`);
+    fx();
+  } else if (REFUND_FAILURE_TYPES.has(t.type) && src) {
+    claims.push(`${src}:reversed`);
+    fx();
+  } else if (t.reportingCategory === "dispute" && src) {
+    claims.push(`${src}:withdrawn`);
+    if (t.feeMinor > 0) book(disputeFee(src, money(t.feeMinor)));
+    fx();
+  } else if (t.reportingCategory === "dispute_reversal" && src) {
+    claims.push(`${src}:reinstated`);
+    fx();
+  } else if (t.type === "transfer") {
+    if (!t.withdrawalId) return unexplained(`transfer ${src ?? "?"} is not a Coffer withdrawal`);
+    claims.push(`${t.withdrawalId}:transferred`);
+  } else if (t.type === "transfer_refund") {
+    if (!t.withdrawalId) return unexplained(`transfer reversal ${src ?? "?"} is not of a Coffer withdrawal`);
+    claims.push(`${t.withdrawalId}:returned`);
+  } else if (t.type === "payout" && src && t.amountMinor < 0) {
+    book(platformPayout(src, money(-t.amountMinor)));
+  } else if (PAYOUT_RETURN_TYPES.has(t.type) && src && t.amountMinor > 0) {
+    book(platformPayoutReturned(src, money(t.amountMinor)));
+  } else {
+    return unexplained(
+      `Stripe booked a ${t.type} (${t.reportingCategory}) that no Coffer flow accounts for; ` +
+        `find it in the Stripe dashboard and book a correction or raise it with Stripe`,
+    );
+  }
+  return { claims, bookings, unexplained: null };
+}
+
+function unexplainedCharge(src: string | null): Pick<LineRule, "unexplained"> {
+  return {
+    unexplained: `charge ${src ?? "?"} has no PaymentIntent: it was not made through a Coffer top-up`,
+  };
+}
+
+/** The Stripe object a claim key names (`pi_1:captured` → `pi_1`): what a heal looks for in events. */
+export const claimObjectId = (key: string): string => key.slice(0, key.lastIndexOf(":"));
