@@ -44,9 +44,13 @@ export async function up(knex: Knex): Promise<void> {
     t.text("status").notNullable();
     t.bigInteger("created").notNullable(); // unix seconds, Stripe's
     t.bigInteger("available_on").notNullable();
+    // Lines that are matched together: a refund and its failure net to zero at Stripe, and a
+    // refund that failed before Coffer saw it was rightly never posted (src/ledger/claims.ts).
+    t.text("match_group").notNullable();
     t.text("unexplained"); // why no Coffer flow accounts for it (src/ledger/claims.ts), when none does
     t.timestamp("seen_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.index(["created", "id"]);
+    t.index(["match_group"]);
   });
 
   // Which ledger keys each balance transaction accounts for (src/reconciliation/claims.ts).

@@ -9,7 +9,7 @@ import {
 } from "../db/stores/balance-transactions.js";
 import { postPosting } from "../db/stores/ledger.js";
 import { withTransaction } from "../db/transaction.js";
-import { lineRule, type BalanceTxn } from "../ledger/claims.js";
+import { lineRule, type BalanceTxn, type LineRule } from "../ledger/claims.js";
 import { postingHash, toEntries } from "../ledger/posting.js";
 import type { Posting } from "../ledger/types.js";
 import { isKnownCurrency, type Currency } from "../money/currencies.js";
@@ -135,9 +135,10 @@ async function toLines(
       withdrawalId:
         metadataOf(source).withdrawal_id ?? byTransfer.get(transferOfReversal(t.source) ?? "") ?? null,
     };
-    const rule = isKnownCurrency(t.currency)
+    const rule: LineRule = isKnownCurrency(t.currency)
       ? lineRule(line)
       : {
+          group: t.id,
           claims: [],
           bookings: [],
           unexplained: `Stripe booked ${t.currency}, a currency Coffer does not know`,
@@ -147,6 +148,7 @@ async function toLines(
       status: t.status,
       created: t.created,
       availableOn: t.available_on,
+      group: rule.group,
       unexplained: rule.unexplained,
       claims: rule.claims,
     };

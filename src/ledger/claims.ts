@@ -16,6 +16,10 @@ import type { Posting } from "./types.js";
  *   every key it claims is posted and the `stripe` entries of those postings sum to
  *   `−net`: Stripe's holdings are minus the `stripe` account, so a line that added
  *   `net` to Stripe's balance took `net` off the account.
+ * - **Group**: lines matched together. A refund and its failure are one group: at
+ *   Stripe they net to zero, and a refund that had already failed when Coffer
+ *   first saw it was rightly never debited, so neither key is posted. Every other
+ *   line is a group of its own.
  * - **Booking**: a posting that only the stream can make, because no event carries
  *   it (processing and dispute fees, conversions, platform payouts). Keys match the
  *   ones handlers use, so a fee booked by both lands once.
@@ -37,6 +41,7 @@ export interface BalanceTxn {
 }
 
 export interface LineRule {
+  group: string;
   claims: string[];
   bookings: Posting[];
   /** Why nothing can claim the line, when nothing does. */
@@ -58,7 +63,9 @@ export function lineRule(t: BalanceTxn): LineRule {
     claims.push(p.key);
   };
   const src = t.sourceId;
-  const unexplained = (why: string): LineRule => ({ claims: [], bookings: [], unexplained: why });
+  const group =
+    src && (REFUND_TYPES.has(t.type) || REFUND_FAILURE_TYPES.has(t.type)) ? `refund:${src}` : t.id;
+  const unexplained = (why: string): LineRule => ({ group, claims: [], bookings: [], unexplained: why });
   // A converted line's settlement amount passes through `fx`; the user side stays in the source currency.
   const fx = () => {
     if (t.exchangeRate !== null && t.amountMinor !== 0) book(fxSettlement(t.id, t.amountMinor, t.currency));
@@ -67,7 +74,7 @@ export function lineRule(t: BalanceTxn): LineRule {
   if (CHARGE_TYPES.has(t.type)) {
     if (t.feeMinor > 0) book(processingFee(t.id, money(t.feeMinor)));
     fx();
-    if (!t.paymentIntentId) return { ...unexplainedCharge(src), bookings, claims };
+    if (!t.paymentIntentId) return { group, ...unexplainedCharge(src), bookings, claims };
     claims.push(`${t.paymentIntentId}:captured`);
   } else if (REFUND_TYPES.has(t.type) && src) {
     claims.push(`${src}:refunded`);
@@ -98,7 +105,7 @@ export function lineRule(t: BalanceTxn): LineRule {
         `find it in the Stripe dashboard and book a correction or raise it with Stripe`,
     );
   }
-  return { claims, bookings, unexplained: null };
+  return { group, claims, bookings, unexplained: null };
 }
 
 function unexplainedCharge(src: string | null): Pick<LineRule, "unexplained"> {

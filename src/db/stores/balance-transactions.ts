@@ -9,6 +9,7 @@ export interface StoredLine extends BalanceTxn {
   status: string;
   created: number;
   availableOn: number;
+  group: string;
   unexplained: string | null;
   claims: string[];
 }
@@ -39,9 +40,9 @@ export async function saveLines(trx: Tx, lines: readonly StoredLine[]): Promise<
   await trx.raw(
     `INSERT INTO stripe_balance_transactions
        (id, type, reporting_category, source_id, amount_minor, fee_minor, net_minor, currency,
-        exchange_rate, status, created, available_on, unexplained)
+        exchange_rate, status, created, available_on, match_group, unexplained)
      SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[],
-                          ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[])
+                          ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, available_on = excluded.available_on,
                                     unexplained = excluded.unexplained`,
     [
@@ -57,6 +58,7 @@ export async function saveLines(trx: Tx, lines: readonly StoredLine[]): Promise<
       col("status"),
       col("created"),
       col("availableOn"),
+      col("group"),
       col("unexplained"),
     ],
   );

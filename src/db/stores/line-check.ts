@@ -14,8 +14,8 @@ export interface LineCounts {
  * so a day of 100,000 lines against 1,000,000 entries is joined by Postgres (and
  * spilled to disk if it must), never held in the worker's memory.
  *
- * Stripe side: a line in the window matches when every key it claims is posted
- * and those postings' `stripe` entries sum to −net. Ledger side: a posting in the
+ * Stripe side: a group of lines in the window (src/ledger/claims.ts) matches when
+ * every key it claims is posted and those postings' `stripe` entries sum to −net. Ledger side: a posting in the
  * window that moved the `stripe` account matches when some line (of any day:
  * the event may be applied after midnight) claims it. The cut-over posting is
  * Stripe's pre-Coffer balance, which no line describes; the balance check covers it.
@@ -24,37 +24,50 @@ export async function checkLines(trx: Tx, runId: string, from: Date, to: Date): 
   const fromS = Math.floor(from.getTime() / 1000);
   const toS = Math.floor(to.getTime() / 1000);
   const stripe = await trx.raw<{ rows: Array<{ currency: string; total: number; unmatched: number }> }>(
-    `WITH w AS (
-       SELECT b.id, b.type, b.currency, b.net_minor, b.unexplained,
-              count(c.ledger_key)::int AS claims,
-              array_remove(array_agg(CASE WHEN t.id IS NULL THEN c.ledger_key END), NULL) AS missing,
+    `WITH lines AS (
+       SELECT * FROM stripe_balance_transactions WHERE created >= ? AND created < ?),
+     claimed AS (
+       SELECT l.match_group, l.currency, c.ledger_key, t.id AS transaction_id
+         FROM lines l
+         JOIN stripe_balance_transaction_claims c ON c.balance_transaction_id = l.id
+         LEFT JOIN wallet_ledger_transactions t ON t.idempotency_key = c.ledger_key),
+     ledger AS (
+       SELECT c.match_group, count(*)::int AS claims,
+              array_remove(array_agg(CASE WHEN c.transaction_id IS NULL THEN c.ledger_key END), NULL) AS missing,
               coalesce(sum(s.amount), 0)::bigint AS ledger_minor
-         FROM stripe_balance_transactions b
-         LEFT JOIN stripe_balance_transaction_claims c ON c.balance_transaction_id = b.id
-         LEFT JOIN wallet_ledger_transactions t ON t.idempotency_key = c.ledger_key
+         FROM claimed c
          LEFT JOIN LATERAL (SELECT sum(e.amount_minor) AS amount FROM wallet_ledger e
-                             WHERE e.transaction_id = t.id AND e.account = 'stripe'
-                               AND e.currency = b.currency) s ON true
-        WHERE b.created >= ? AND b.created < ?
-        GROUP BY b.id),
+                             WHERE e.transaction_id = c.transaction_id AND e.account = 'stripe'
+                               AND e.currency = c.currency) s ON true
+        GROUP BY c.match_group),
+     grp AS (
+       SELECT l.match_group, min(l.id) AS id, string_agg(DISTINCT l.type, '+') AS type, min(l.currency) AS currency,
+              sum(l.net_minor)::bigint AS net_minor, count(*)::int AS lines, max(l.unexplained) AS unexplained,
+              coalesce(max(g.claims), 0) AS claims, coalesce(max(g.missing), '{}') AS missing,
+              coalesce(max(g.ledger_minor), 0)::bigint AS ledger_minor
+         FROM lines l LEFT JOIN ledger g ON g.match_group = l.match_group
+        GROUP BY l.match_group),
      bad AS (
-       SELECT w.id, w.type, w.currency, w.net_minor, w.missing[1] AS key,
-              CASE WHEN w.unexplained IS NOT NULL THEN w.unexplained
-                   WHEN w.claims = 0 THEN 'no Coffer flow accounts for this ' || w.type
-                   WHEN cardinality(w.missing) > 0 THEN
-                     'no ledger posting ' || array_to_string(w.missing, ', ') ||
+       SELECT grp.*,
+              CASE WHEN unexplained IS NOT NULL THEN unexplained
+                   WHEN claims = 0 THEN 'no Coffer flow accounts for this ' || type
+                   WHEN cardinality(missing) > 0 AND ledger_minor <> -net_minor THEN
+                     'no ledger posting ' || array_to_string(missing, ', ') ||
                      ': the event that books it has not been applied (see the run''s healed events)'
-                   ELSE 'amounts differ: Stripe changed its balance by ' || w.net_minor ||
-                        ', the ledger by ' || (-w.ledger_minor)
+                   ELSE 'amounts differ: Stripe changed its balance by ' || net_minor ||
+                        ', the ledger by ' || (-ledger_minor)
               END AS reason
-         FROM w
-        WHERE w.unexplained IS NOT NULL OR w.claims = 0 OR cardinality(w.missing) > 0
-           OR w.ledger_minor <> -w.net_minor),
+         FROM grp
+        -- A group may lack postings only where Stripe netted to zero and nothing was posted: a
+        -- refund that had failed before Coffer saw it.
+        WHERE unexplained IS NOT NULL OR claims = 0 OR ledger_minor <> -net_minor
+           OR (cardinality(missing) > 0 AND NOT (net_minor = 0 AND cardinality(missing) = claims))),
      ins AS (
        INSERT INTO reconciliation_discrepancies (run_id, side, stripe_id, ledger_key, type, amount_minor, currency, reason)
-       SELECT ?, 'stripe', id, key, type, net_minor, currency, reason FROM bad)
-     SELECT w.currency, count(*)::int AS total, count(bad.id)::int AS unmatched
-       FROM w LEFT JOIN bad ON bad.id = w.id GROUP BY w.currency`,
+       SELECT ?, 'stripe', id, missing[1], type, net_minor, currency, reason FROM bad)
+     SELECT grp.currency, sum(grp.lines)::int AS total,
+            coalesce(sum(grp.lines) FILTER (WHERE bad.id IS NOT NULL), 0)::int AS unmatched
+       FROM grp LEFT JOIN bad ON bad.id = grp.id GROUP BY grp.currency`,
     [fromS, toS, runId],
   );
   const ledger = await trx.raw<{ rows: Array<{ currency: string; total: number; unmatched: number }> }>(
@@ -110,8 +123,9 @@ export async function missingKeys(
   const { rows } = await trx.raw<{ rows: Array<{ stripe_id: string; ledger_key: string; created: number }> }>(
     `SELECT d.stripe_id, c.ledger_key, b.created
        FROM reconciliation_discrepancies d
-       JOIN stripe_balance_transactions b ON b.id = d.stripe_id
-       JOIN stripe_balance_transaction_claims c ON c.balance_transaction_id = d.stripe_id
+       JOIN stripe_balance_transactions first ON first.id = d.stripe_id
+       JOIN stripe_balance_transactions b ON b.match_group = first.match_group
+       JOIN stripe_balance_transaction_claims c ON c.balance_transaction_id = b.id
       WHERE d.run_id = ? AND d.side = 'stripe'
         AND NOT EXISTS (SELECT 1 FROM wallet_ledger_transactions t WHERE t.idempotency_key = c.ledger_key)`,
     [runId],

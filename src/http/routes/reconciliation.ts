@@ -55,7 +55,9 @@ export function reconciliationRoutes(router: Router, deps: AppDeps): void {
   router.get("/admin/reconciliation/runs/:id", async (ctx) => {
     const query = ctx.query as Record<string, unknown>;
     const page = pageParams(query);
-    const run = await getRun(deps.db, ctx.params.id!);
+    // Run ids are ours (`rec_…`): anything else, a NUL byte included, cannot name one.
+    const id = ctx.params.id!;
+    const run = /^rec_[A-Za-z0-9_]{1,64}$/.test(id) ? await getRun(deps.db, id) : undefined;
     if (!run) throw httpError("not_found", "no such reconciliation run");
     const cursor = page.startingAfter === undefined ? undefined : discrepancyCursor(page.startingAfter);
     const discrepancies = await listDiscrepancies(deps.db, run.id, {
