@@ -5,60 +5,8 @@ import { WITHDRAWAL_STATUSES } from "../db/stores/withdrawals.js";
  * checked by test/openapi.test.ts against the router, so a route cannot ship
  * without being described.
  */
-const error = { $ref: "#/components/responses/Error" };
-const money = {
-  amount_minor: {
-    type: "integer",
-    minimum: 1,
-    maximum: 9007199254740991,
-    description: "Positive integer of minor units",
-  },
-  currency: { type: "string", pattern: "^[a-z]{3}$", description: "Lowercase ISO 4217 code" },
-};
-const page = [
-  { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 10 } },
-  {
-    name: "starting_after",
-    in: "query",
-    schema: { type: "string" },
-    description: "Id of the last object of the previous page",
-  },
-];
-/** The body of both money-moving routes: amount and currency, nothing else. */
-const moneyBody = {
-  required: true,
-  content: {
-    "application/json": {
-      schema: {
-        type: "object",
-        additionalProperties: false,
-        required: ["amount_minor", "currency"],
-        properties: money,
-      },
-    },
-  },
-};
-const idemKey = {
-  name: "Idempotency-Key",
-  in: "header",
-  required: true,
-  schema: { type: "string", maxLength: 255 },
-};
-const list = (item: string) => ({
-  type: "object",
-  required: ["data", "has_more"],
-  properties: {
-    data: { type: "array", items: { $ref: `#/components/schemas/${item}` } },
-    has_more: { type: "boolean" },
-  },
-});
-const ok = (schema: object, description = "OK") => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const user = { security: [{ bearer: [] }] };
-const admin = { security: [{ bearer: [] }], tags: ["admin"] };
-const pathId = { name: "id", in: "path", required: true, schema: { type: "string" } };
+import { error, money, page, moneyBody, idemKey, list, ok, user, admin, pathId } from "./openapi-parts.js";
+import { RECONCILIATION_PATHS } from "./openapi-reconciliation.js";
 
 export const OPENAPI = {
   openapi: "3.1.0",
@@ -354,6 +302,7 @@ export const OPENAPI = {
         responses: { "200": ok({ type: "object" }), "401": error, "403": error },
       },
     },
+    ...RECONCILIATION_PATHS,
     "/healthz": { get: { summary: "Liveness", responses: { "200": ok({ type: "object" }) } } },
     "/readyz": {
       get: {
