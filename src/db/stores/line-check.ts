@@ -51,6 +51,10 @@ export async function checkLines(trx: Tx, runId: string, from: Date, to: Date): 
        SELECT grp.*,
               CASE WHEN unexplained IS NOT NULL THEN unexplained
                    WHEN claims = 0 THEN 'no Coffer flow accounts for this ' || type
+                   WHEN EXISTS (SELECT 1 FROM payment_transactions p
+                                 WHERE p.purpose = 'unrecognized' AND p.payment_intent_id || ':captured' = ANY(missing)) THEN
+                     'a payment Coffer did not create (' || array_to_string(missing, ', ') ||
+                     '): Stripe holds it, no wallet was credited; refund it or book it to the platform'
                    WHEN cardinality(missing) > 0 AND ledger_minor <> -net_minor THEN
                      'no ledger posting ' || array_to_string(missing, ', ') ||
                      ': the event that books it has not been applied (see the run''s healed events)'
