@@ -5,6 +5,8 @@
  *   STRIPE_WEBHOOK_URL     where to deliver events (optional; settable later via POST /_standin/webhook)
  *   STRIPE_WEBHOOK_SECRET  signing secret; the first entry when comma-separated, matching the
  *                          secret Coffer tries first
+ *   STANDIN_SETTLEMENT_CURRENCIES  comma-separated, default first (e.g. `usd`): charges in other
+ *                          currencies settle converted; unset, every currency settles as itself
  */
 import { pino } from "pino";
 import { startStandin } from "../src/standin/index.js";
@@ -20,9 +22,19 @@ const secret = process.env.STRIPE_WEBHOOK_SECRET?.split(",")[0]?.trim() || undef
 const webhookUrl = process.env.STRIPE_WEBHOOK_URL || undefined;
 
 const bindHost = process.env.STANDIN_HOST || "127.0.0.1";
-const standin = await startStandin({ port, bindHost, webhookUrl, webhookSecret: secret, logger });
+const settlementCurrencies = process.env.STANDIN_SETTLEMENT_CURRENCIES?.split(",")
+  .map((c) => c.trim())
+  .filter((c) => c !== "");
+const standin = await startStandin({
+  port,
+  bindHost,
+  webhookUrl,
+  webhookSecret: secret,
+  logger,
+  ...(settlementCurrencies?.length ? { settlementCurrencies } : {}),
+});
 logger.info(
-  { url: standin.url, webhookUrl: webhookUrl ?? null },
+  { url: standin.url, webhookUrl: webhookUrl ?? null, settlementCurrencies: settlementCurrencies ?? null },
   `Stripe stand-in listening on ${standin.url}`,
 );
 

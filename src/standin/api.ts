@@ -74,6 +74,8 @@ function execute(rt: Runtime, req: ApiRequest, info: Omit<RequestInfo, "pathPara
     return { status: 404, body: errorBody(err), save: false };
   }
   const scope = info.account ?? PLATFORM;
+  // Time passed since the last request: card funds whose available_on came are available now.
+  rt.funds.settleDue();
   try {
     const result = match.handler(createContext(rt, { ...info, pathParams: match.pathParams }));
     const lookup = (id: string) => {

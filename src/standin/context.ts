@@ -1,4 +1,5 @@
 import type { FormObject } from "./form.js";
+import type { Funds } from "./funds.js";
 import type { Runtime, StandinConfig } from "./runtime.js";
 import { PLATFORM } from "./state.js";
 import type { Store } from "./state.js";
@@ -13,6 +14,8 @@ export interface ApiContext {
   /** Store scope: the connected account, or the platform. */
   scope: string;
   store: Store;
+  /** Balances per scope and currency, as the balance transactions add up. */
+  funds: Funds;
   config: StandinConfig;
   /** Records an event for this request, tagged with its account and request id/idempotency key. */
   emit(type: string, object: object, previousAttributes?: Record<string, unknown>): void;
@@ -44,6 +47,7 @@ export function createContext(rt: Runtime, info: RequestInfo): ApiContext {
     account: info.account,
     scope: info.account ?? PLATFORM,
     store: rt.store,
+    funds: rt.funds,
     config: rt.config,
     emit(type, object, previousAttributes) {
       rt.emit({ type, object, request, account: info.account, previousAttributes });

@@ -3,9 +3,9 @@ import { createContext } from "./context.js";
 import { StripeApiError, errorPayload } from "./errors.js";
 import { faultSpecSchema } from "./faults.js";
 import { newId } from "./ids.js";
-import { settleAll } from "./resources/balance-transactions.js";
 import { handleLifecycleControl } from "./resources/lifecycle-controls.js";
 import { confirmPaymentIntent } from "./resources/payment-intent-flow.js";
+import { handleReconciliationControl } from "./resources/reconciliation-controls.js";
 import type { Runtime } from "./runtime.js";
 import { PLATFORM } from "./state.js";
 
@@ -57,13 +57,16 @@ function parseBody<T>(schema: z.ZodType<T>, raw: string): Parsed<T> {
 /** `/_standin/*`: test controls for other processes and the offline demo. No auth, JSON in and out. */
 export function handleControl(rt: Runtime, method: string, path: string, rawBody: string): ControlReply {
   const route = `${method} ${path}`;
+  rt.funds.settleDue();
   const pay = /^POST \/_standin\/payment_intents\/([^/]+)\/pay$/.exec(route);
   if (pay?.[1] !== undefined) {
     const body = parseBody(paySchema, rawBody);
     return body.ok ? payPaymentIntent(rt, decodeURIComponent(pay[1]), body.data.payment_method) : body.reply;
   }
-  const lifecycle = handleLifecycleControl(rt, route, rawBody, parseBody);
-  if (lifecycle) return lifecycle;
+  const matched =
+    handleLifecycleControl(rt, route, rawBody, parseBody) ??
+    handleReconciliationControl(rt, route, rawBody, parseBody);
+  if (matched) return matched;
   switch (route) {
     case "POST /_standin/faults": {
       const body = parseBody(faultSpecSchema, rawBody);
@@ -83,7 +86,7 @@ export function handleControl(rt: Runtime, method: string, path: string, rawBody
       return { status: 200, body: { ok: true } };
     }
     case "POST /_standin/balance/settle":
-      return { status: 200, body: { settled: settleAll(rt.store) } };
+      return { status: 200, body: { settled: rt.funds.settleAll() } };
     case "POST /_standin/idempotency/expire":
       rt.idempotency.expire();
       return { status: 200, body: { ok: true } };

@@ -50,3 +50,8 @@ export function buildEvent(input: EventInput, pendingWebhooks: number): StripeEv
   if (input.account !== undefined) event.account = input.account;
   return event;
 }
+
+/** Stripe's event type patterns: exact, or ending in `*` (`payment_intent.*`). */
+export function matchesEventType(patterns: readonly string[], type: string): boolean {
+  return patterns.some((pat) => (pat.endsWith("*") ? type.startsWith(pat.slice(0, -1)) : type === pat));
+}

@@ -1,12 +1,22 @@
+import type Stripe from "stripe";
+import type { DropRule } from "./drops.js";
 import type { StripeEvent } from "./events.js";
 import type { FaultSpec } from "./faults.js";
-import { settleAll } from "./resources/balance-transactions.js";
+import { parseSettlementCurrencies } from "./fx.js";
+import {
+  addStripeTransaction,
+  redeliverEvent,
+  setSettlementCurrencies,
+} from "./resources/reconciliation-controls.js";
+import type { StripeTransactionInput } from "./resources/reconciliation-controls.js";
 import { Runtime } from "./runtime.js";
 import type { RequestLogEntry } from "./runtime.js";
 import { closeServer, createStandinServer, listen } from "./server.js";
 
+export type { DropRule } from "./drops.js";
 export type { StripeEvent } from "./events.js";
 export type { FaultSpec } from "./faults.js";
+export type { StripeTransactionInput } from "./resources/reconciliation-controls.js";
 export type { RequestLogEntry } from "./runtime.js";
 
 /**
@@ -26,6 +36,12 @@ export interface StandinOptions {
   feeBps?: number;
   /** Fixed processing fee in minor units; default 30. */
   feeFixedMinor?: number;
+  /**
+   * Currencies the account settles in, its default first (`["usd"]`): a charge in any other gets
+   * its balance transaction converted into the default at a fixed rate, with `exchange_rate`
+   * set. Undefined (the default): every currency settles as itself.
+   */
+  settlementCurrencies?: string[];
   logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
 }
 
@@ -50,13 +66,29 @@ export interface Standin {
   expireIdempotencyKeys(): void;
   /** Moves all pending balance transactions to available; returns how many moved. */
   settleBalance(): number;
+  /** As the settlementCurrencies option, from now on; undefined: every currency settles as itself. */
+  setSettlementCurrencies(currencies: string[] | undefined): void;
+  /** Drops the webhook delivery of events that match from now on; undefined stops dropping. */
+  dropWebhooks(rule: DropRule | undefined): void;
+  /** Ids of the events whose delivery was dropped, oldest first. */
+  droppedEvents(): string[];
+  /** Delivers an event again to the endpoint set now; false when there is none. */
+  redeliverEvent(id: string): boolean;
+  /** A balance transaction Stripe made on its own (a fee, an adjustment): no source, available. */
+  addBalanceTransaction(input: StripeTransactionInput): Stripe.BalanceTransaction;
 }
 
 const silent = { info: () => {}, warn: () => {} };
 
 export async function startStandin(opts: StandinOptions = {}): Promise<Standin> {
   const rt = new Runtime(
-    { feeBps: opts.feeBps ?? 290, feeFixedMinor: opts.feeFixedMinor ?? 30 },
+    {
+      feeBps: opts.feeBps ?? 290,
+      feeFixedMinor: opts.feeFixedMinor ?? 30,
+      settlementCurrencies:
+        opts.settlementCurrencies &&
+        parseSettlementCurrencies(opts.settlementCurrencies, "settlementCurrencies"),
+    },
     opts.logger ?? silent,
   );
   rt.setWebhook(opts.webhookUrl, opts.webhookSecret);
@@ -80,9 +112,14 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     clearFaults: () => rt.faults.clear(),
     requests: () => rt.requestLog.map((r) => ({ ...r })),
     events: (sinceIndex = 0) => structuredClone(rt.store.all("event").slice(sinceIndex)),
-    eventCount: () => rt.store.all("event").length,
+    eventCount: () => rt.store.count("event"),
     flushWebhooks: () => rt.webhooks.flush(),
     expireIdempotencyKeys: () => rt.idempotency.expire(),
-    settleBalance: () => settleAll(rt.store),
+    settleBalance: () => rt.funds.settleAll(),
+    setSettlementCurrencies: (currencies) => void setSettlementCurrencies(rt, currencies),
+    dropWebhooks: (rule) => rt.drops.set(rule),
+    droppedEvents: () => rt.drops.dropped(),
+    redeliverEvent: (id) => redeliverEvent(rt, id),
+    addBalanceTransaction: (input) => structuredClone(addStripeTransaction(rt, input)),
   };
 }

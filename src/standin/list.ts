@@ -1,6 +1,7 @@
 import { paramError, resourceMissing } from "./errors.js";
 import type { FormObject } from "./form.js";
 import { optInt, optObject, optString } from "./params.js";
+import type { Sequence } from "./state.js";
 
 /** Params every list endpoint accepts besides its own filters. */
 export const LIST_PARAMS = ["limit", "starting_after", "ending_before", "expand"] as const;
@@ -12,16 +13,25 @@ export interface ListResponse<T> {
   url: string;
 }
 
+/** A list Stripe keeps newest first (such as a transfer's reversals) as a sequence, oldest first. */
+export function newestFirst<T extends { id: string }>(items: readonly T[]): Sequence<T> {
+  const oldestFirst = [...items].reverse();
+  return { items: oldestFirst, indexOf: (id) => oldestFirst.findIndex((x) => x.id === id) };
+}
+
 /**
- * Stripe's cursor pagination over items already sorted newest first. `starting_after` pages
- * towards older items, `ending_before` towards newer ones; an unknown cursor is a 404 naming
- * the cursor param, as in Stripe.
+ * Stripe's cursor pagination, newest first. `starting_after` pages towards older items,
+ * `ending_before` towards newer ones; an unknown cursor (or one the filters exclude) is a 404
+ * naming the cursor param, as in Stripe. The cursor is found by its position and the walk stops
+ * one item past the page, so a page costs its own length plus the items the filter skips, not
+ * the length of the whole sequence.
  */
 export function paginate<T extends { id: string }>(
-  items: T[],
+  sequence: Sequence<T>,
   params: FormObject,
   url: string,
   objectName: string,
+  filter: (item: T) => boolean = () => true,
 ): ListResponse<T> {
   const limit = optInt(params, "limit") ?? 10;
   if (limit < 1 || limit > 100) {
@@ -29,19 +39,31 @@ export function paginate<T extends { id: string }>(
   }
   const after = optString(params, "starting_after");
   const before = optString(params, "ending_before");
-  const indexOf = (id: string, param: string): number => {
-    const i = items.findIndex((x) => x.id === id);
-    if (i < 0) throw resourceMissing(objectName, id, param);
+  const { items } = sequence;
+  const positionOf = (id: string, param: string): number => {
+    const i = sequence.indexOf(id);
+    const item = items[i];
+    if (item === undefined || !filter(item)) throw resourceMissing(objectName, id, param);
     return i;
   };
+  // Collects up to limit + 1 matches walking from `from` in `step` direction; the extra one only
+  // tells whether there is more.
+  const walk = (from: number, step: 1 | -1): T[] => {
+    const found: T[] = [];
+    for (let i = from; i >= 0 && i < items.length && found.length <= limit; i += step) {
+      const item = items[i] as T;
+      if (filter(item)) found.push(item);
+    }
+    return found;
+  };
   if (before !== undefined && after === undefined) {
-    const end = indexOf(before, "ending_before");
-    const start = Math.max(0, end - limit);
-    return { object: "list", data: items.slice(start, end), has_more: start > 0, url };
+    const newer = walk(positionOf(before, "ending_before") + 1, 1);
+    const data = newer.slice(0, limit).reverse();
+    return { object: "list", data, has_more: newer.length > limit, url };
   }
-  const start = after === undefined ? 0 : indexOf(after, "starting_after") + 1;
-  const data = items.slice(start, start + limit);
-  return { object: "list", data, has_more: start + limit < items.length, url };
+  const start = after === undefined ? items.length - 1 : positionOf(after, "starting_after") - 1;
+  const older = walk(start, -1);
+  return { object: "list", data: older.slice(0, limit), has_more: older.length > limit, url };
 }
 
 /**

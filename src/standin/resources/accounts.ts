@@ -166,8 +166,8 @@ function retrieve(ctx: ApiContext): object {
 function list(ctx: ApiContext): object {
   p.allowOnly(ctx.params, [...LIST_PARAMS, "created"]);
   const created = rangeFilter(ctx.params, "created");
-  const items = ctx.store.list(PLATFORM, "account", (a) => created(a.created ?? 0));
-  return paginate(items, ctx.params, "/v1/accounts", "account");
+  const items = ctx.store.sequence(PLATFORM, "account");
+  return paginate(items, ctx.params, "/v1/accounts", "account", (a) => created(a.created ?? 0));
 }
 
 /**

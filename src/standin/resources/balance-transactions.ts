@@ -2,12 +2,14 @@ import type Stripe from "stripe";
 import type { ApiContext, Route } from "../context.js";
 import { pathParam } from "../context.js";
 import { invalidRequest } from "../errors.js";
+import { inSettlement, settlementOf } from "../fx.js";
+import type { Settlement } from "../fx.js";
 import { newId, nowSeconds } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import { allowOnly, optString } from "../params.js";
-import type { Store } from "../state.js";
 
-// Stripe makes card funds available after a couple of days; only the settle control moves them.
+// Stripe makes card funds available after a couple of days; Funds.settleDue or the settle
+// control moves them.
 const AVAILABLE_AFTER_S = 2 * 86_400;
 
 /** Stripe's processing fee on a charge. Number is exact here: amount ≤ 99 999 999, so × bps < 2^53. */
@@ -15,63 +17,42 @@ export function processingFee(amountMinor: number, ctx: ApiContext): number {
   return Math.round((amountMinor * ctx.config.feeBps) / 10_000) + ctx.config.feeFixedMinor;
 }
 
-/** The balance transaction for captured funds: gross amount, Stripe's fee, net, pending at first. */
-export function createChargeTransaction(
-  ctx: ApiContext,
-  charge: Stripe.Charge,
-  amountMinor: number,
-): Stripe.BalanceTransaction {
-  const fee = processingFee(amountMinor, ctx);
-  const created = nowSeconds();
-  const txn: Stripe.BalanceTransaction = {
-    id: newId("txn"),
-    object: "balance_transaction",
-    amount: amountMinor,
-    available_on: created + AVAILABLE_AFTER_S,
-    balance_type: "payments",
-    created,
-    currency: charge.currency,
-    description: charge.description,
-    exchange_rate: null,
-    fee,
-    fee_details: [
-      {
-        amount: fee,
-        application: null,
-        currency: charge.currency,
-        description: "Stripe processing fees",
-        type: "stripe_fee",
-      },
-    ],
-    net: amountMinor - fee,
-    reporting_category: "charge",
-    source: charge.id,
-    status: "pending",
-    type: "charge",
-  };
-  return ctx.store.insert(ctx.scope, "balance_transaction", txn);
-}
-
-/** What a refund or dispute moves; `fee` is Stripe's, always described as a stripe_fee. */
-export interface MovementInput {
+/** What differs between balance transactions; the rest follows from it. */
+export interface TransactionInput {
+  /** In `currency`, the account's: already converted when Stripe converted it. */
   amount: number;
   currency: string;
+  exchange_rate: number | null;
   type: Stripe.BalanceTransaction.Type;
   reporting_category: string;
-  /** The re_… or dp_… the money moved for. */
-  source: string;
+  /** The object the money moved for; null for Stripe's own fees and adjustments. */
+  source: string | null;
   description: string | null;
-  fee?: { amount: number; description: string };
-  /** Refunds come out of the available balance at once; dispute movements settle like charges. */
+  /** Stripe's fee, in `currency`, always described as a stripe_fee. */
+  fee?: { amount: number; description: string } | undefined;
+  /** Available at once, or pending for AVAILABLE_AFTER_S like card funds. */
   available: boolean;
-  /** Whose books it goes in when not the request's: a transfer also credits its destination. */
-  scope?: string;
 }
 
-/** A balance transaction for money Stripe moves after a charge: refunds, their failures, disputes. */
-export function createMovementTransaction(ctx: ApiContext, input: MovementInput): Stripe.BalanceTransaction {
+/** Books a balance transaction in `scope`: stored, and counted in that scope's balance. */
+export function bookTransaction(
+  ctx: ApiContext,
+  scope: string,
+  input: TransactionInput,
+): Stripe.BalanceTransaction {
   const created = nowSeconds();
   const fee = input.fee?.amount ?? 0;
+  const feeDetails = input.fee
+    ? [
+        {
+          amount: fee,
+          application: null,
+          currency: input.currency,
+          description: input.fee.description,
+          type: "stripe_fee",
+        },
+      ]
+    : [];
   const txn: Stripe.BalanceTransaction = {
     id: newId("txn"),
     object: "balance_transaction",
@@ -81,44 +62,77 @@ export function createMovementTransaction(ctx: ApiContext, input: MovementInput)
     created,
     currency: input.currency,
     description: input.description,
-    exchange_rate: null,
+    exchange_rate: input.exchange_rate,
     fee,
-    fee_details: input.fee
-      ? [
-          {
-            amount: fee,
-            application: null,
-            currency: input.currency,
-            description: input.fee.description,
-            type: "stripe_fee",
-          },
-        ]
-      : [],
+    fee_details: feeDetails,
     net: input.amount - fee,
     reporting_category: input.reporting_category,
     source: input.source,
     status: input.available ? "available" : "pending",
     type: input.type,
   };
-  return ctx.store.insert(input.scope ?? ctx.scope, "balance_transaction", txn);
+  ctx.store.insert(scope, "balance_transaction", txn);
+  ctx.funds.book(scope, txn);
+  return txn;
 }
 
 /**
- * What an account can spend now in one currency: the net of its available balance transactions,
- * as `GET /v1/balance` reports it. Pending card funds do not count, which is why Stripe refuses
- * transfers and payouts with `balance_insufficient` until they settle.
+ * The balance transaction for captured funds: gross amount, Stripe's fee, net, pending at first.
+ * A charge in a currency the account does not settle in is converted first, and the fee is
+ * worked out on the converted amount, in the settlement currency, as Stripe does.
  */
-export function availableBalance(store: Store, scope: string, currency: string): number {
-  let total = 0;
-  for (const txn of store.list(scope, "balance_transaction")) {
-    if (txn.status === "available" && txn.currency === currency) total += txn.net;
-  }
-  return total;
+export function createChargeTransaction(
+  ctx: ApiContext,
+  charge: Stripe.Charge,
+  amountMinor: number,
+): Stripe.BalanceTransaction {
+  const settlement = settlementOf(ctx.config.settlementCurrencies, charge.currency);
+  const settled = inSettlement(amountMinor, charge.currency, settlement);
+  return bookTransaction(ctx, ctx.scope, {
+    ...settled,
+    type: "charge",
+    reporting_category: "charge",
+    source: charge.id,
+    description: charge.description,
+    fee: { amount: processingFee(settled.amount, ctx), description: "Stripe processing fees" },
+    available: false,
+  });
 }
 
 /**
- * Stripe's `balance_insufficient` when an account's available balance cannot cover `amount`. The
- * endpoint already ran, so like any such result it is saved under the idempotency key.
+ * How a captured charge's money settled, from its balance transaction: refunds, refund failures
+ * and dispute movements on the charge convert at the same rate into the same currency.
+ */
+export function chargeSettlement(ctx: ApiContext, charge: Stripe.Charge): Settlement {
+  const ref = charge.balance_transaction;
+  const id = typeof ref === "string" ? ref : ref?.id;
+  const txn = id === undefined ? undefined : ctx.store.get(ctx.scope, "balance_transaction", id);
+  return txn
+    ? { currency: txn.currency, exchangeRate: txn.exchange_rate }
+    : { currency: charge.currency, exchangeRate: null };
+}
+
+/** What a refund, dispute, transfer or payout moves, in the currency of the object it is for. */
+export interface MovementInput extends Omit<TransactionInput, "exchange_rate"> {
+  /** The charge's settlement, for money that follows a charge (refunds, disputes). */
+  settlement?: Settlement;
+  /** Whose books it goes in when not the request's: a transfer also credits its destination. */
+  scope?: string;
+}
+
+/** A balance transaction for money Stripe moves after a charge or on the platform's request. */
+export function createMovementTransaction(ctx: ApiContext, input: MovementInput): Stripe.BalanceTransaction {
+  const { settlement, scope, ...rest } = input;
+  const settled = settlement
+    ? inSettlement(input.amount, input.currency, settlement)
+    : { amount: input.amount, currency: input.currency, exchange_rate: null };
+  return bookTransaction(ctx, scope ?? ctx.scope, { ...rest, ...settled });
+}
+
+/**
+ * Stripe's `balance_insufficient` when an account's available balance cannot cover `amount`:
+ * pending card funds do not count. The endpoint already ran, so like any such result it is saved
+ * under the idempotency key.
  */
 export function requireAvailable(
   ctx: ApiContext,
@@ -127,27 +141,23 @@ export function requireAvailable(
   amount: number,
   message: string,
 ): void {
-  if (availableBalance(ctx.store, scope, currency) < amount) {
+  if (ctx.funds.available(scope, currency) < amount) {
     throw invalidRequest(message, { code: "balance_insufficient" });
   }
-}
-
-/** Makes every pending balance transaction available (in every scope), as if days had passed. */
-export function settleAll(store: Store): number {
-  const now = nowSeconds();
-  let settled = 0;
-  for (const txn of store.all("balance_transaction")) {
-    if (txn.status !== "pending") continue;
-    txn.status = "available";
-    txn.available_on = Math.min(txn.available_on, now);
-    settled += 1;
-  }
-  return settled;
 }
 
 function retrieve(ctx: ApiContext): object {
   allowOnly(ctx.params, ["expand"]);
   return ctx.store.require(ctx.scope, "balance_transaction", pathParam(ctx, "id"));
+}
+
+/** Stripe filters by payout only for automatic payouts; every payout here is a manual one. */
+function refusePayoutFilter(ctx: ApiContext): void {
+  const payout = optString(ctx.params, "payout");
+  if (payout === undefined) return;
+  ctx.store.require(ctx.scope, "payout", payout, "payout");
+  const message = "Balance transaction history can only be filtered on automatic transfers, not manual.";
+  throw invalidRequest(message, { param: "payout" });
 }
 
 function list(ctx: ApiContext): object {
@@ -156,8 +166,12 @@ function list(ctx: ApiContext): object {
   const type = optString(ctx.params, "type");
   const source = optString(ctx.params, "source");
   const currency = optString(ctx.params, "currency")?.toLowerCase();
-  const items = ctx.store.list(
-    ctx.scope,
+  refusePayoutFilter(ctx);
+  const items = ctx.store.sequence(ctx.scope, "balance_transaction");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/balance_transactions",
     "balance_transaction",
     (t) =>
       created(t.created) &&
@@ -165,7 +179,6 @@ function list(ctx: ApiContext): object {
       (source === undefined || t.source === source) &&
       (currency === undefined || t.currency === currency),
   );
-  return paginate(items, ctx.params, "/v1/balance_transactions", "balance_transaction");
 }
 
 export const balanceTransactionRoutes: Route[] = [

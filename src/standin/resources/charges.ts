@@ -131,8 +131,11 @@ function list(ctx: ApiContext): object {
     payment_intent: optString(ctx.params, "payment_intent"),
     transfer_group: optString(ctx.params, "transfer_group"),
   };
-  const items = ctx.store.list(
-    ctx.scope,
+  const items = ctx.store.sequence(ctx.scope, "charge");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/charges",
     "charge",
     (c) =>
       created(c.created) &&
@@ -140,7 +143,6 @@ function list(ctx: ApiContext): object {
       (filters.payment_intent === undefined || c.payment_intent === filters.payment_intent) &&
       (filters.transfer_group === undefined || c.transfer_group === filters.transfer_group),
   );
-  return paginate(items, ctx.params, "/v1/charges", "charge");
 }
 
 export const chargeRoutes: Route[] = [

@@ -1,11 +1,14 @@
 import type Stripe from "stripe";
 import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../errors.js";
-import { createMovementTransaction } from "./balance-transactions.js";
+import { chargeSettlement, createMovementTransaction } from "./balance-transactions.js";
 import { buildDispute, disputeOfCharge, isClosed, isInquiry } from "./disputes.js";
 import type { DisputeReason } from "./disputes.js";
 
-/** Stripe's chargeback fee in minor units; charged on every chargeback, whatever its currency. */
+/**
+ * Stripe's chargeback fee in minor units of the balance transaction's currency (the settlement
+ * currency, for a converted charge); charged on every chargeback.
+ */
 export const DISPUTE_FEE_MINOR = 1500;
 
 export interface OpenDisputeInput {
@@ -40,6 +43,7 @@ export function openDispute(ctx: ApiContext, charge: Stripe.Charge, input: OpenD
   const withdrawal = createMovementTransaction(ctx, {
     amount: -amount,
     currency: dispute.currency,
+    settlement: chargeSettlement(ctx, charge),
     type: "adjustment",
     reporting_category: "dispute",
     source: dispute.id,
@@ -101,9 +105,11 @@ export function closeDispute(
   } else {
     if (outcome === "won") {
       const chargeId = typeof dispute.charge === "string" ? dispute.charge : dispute.charge.id;
+      const charge = ctx.store.require(ctx.scope, "charge", chargeId);
       const reinstatement = createMovementTransaction(ctx, {
         amount: dispute.amount,
         currency: dispute.currency,
+        settlement: chargeSettlement(ctx, charge),
         type: "adjustment",
         reporting_category: "dispute_reversal",
         source: dispute.id,

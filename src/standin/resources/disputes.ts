@@ -147,15 +147,17 @@ function list(ctx: ApiContext): object {
   const created = rangeFilter(ctx.params, "created");
   const charge = optString(ctx.params, "charge");
   const paymentIntent = optString(ctx.params, "payment_intent");
-  const items = ctx.store.list(
-    ctx.scope,
+  const items = ctx.store.sequence(ctx.scope, "dispute");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/disputes",
     "dispute",
     (d) =>
       created(d.created) &&
       (charge === undefined || d.charge === charge) &&
       (paymentIntent === undefined || d.payment_intent === paymentIntent),
   );
-  return paginate(items, ctx.params, "/v1/disputes", "dispute");
 }
 
 export const disputeRoutes: Route[] = [

@@ -149,15 +149,17 @@ function listAccounts(ctx: ApiContext): object {
   const inSession = sessionId
     ? ctx.store.require(ctx.scope, "financial_connections.session", sessionId, "session").accounts.data
     : undefined;
-  const items = ctx.store.list(
-    ctx.scope,
+  const items = ctx.store.sequence(ctx.scope, "financial_connections.account");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/financial_connections/accounts",
     "financial_connections.account",
     (a) =>
       (inSession === undefined || inSession.includes(a)) &&
       (account === undefined || a.account_holder?.account === account) &&
       (customer === undefined || a.account_holder?.customer === customer),
   );
-  return paginate(items, ctx.params, "/v1/financial_connections/accounts", "financial_connections.account");
 }
 
 /** The user or the platform cut the link; Stripe tells with its own event, once. */

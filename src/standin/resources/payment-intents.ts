@@ -146,12 +146,14 @@ function list(ctx: ApiContext): object {
   p.allowOnly(ctx.params, [...LIST_PARAMS, "created", "customer"]);
   const created = rangeFilter(ctx.params, "created");
   const customer = p.optString(ctx.params, "customer");
-  const items = ctx.store.list(
-    ctx.scope,
+  const items = ctx.store.sequence(ctx.scope, "payment_intent");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/payment_intents",
     "payment_intent",
     (pi) => created(pi.created) && (customer === undefined || pi.customer === customer),
   );
-  return paginate(items, ctx.params, "/v1/payment_intents", "payment_intent");
 }
 
 function cancel(ctx: ApiContext): object {

@@ -124,8 +124,11 @@ function list(ctx: ApiContext): object {
   const arrival = rangeFilter(ctx.params, "arrival_date");
   const status = p.optString(ctx.params, "status");
   const destination = p.optString(ctx.params, "destination");
-  const items = ctx.store.list(
-    ctx.scope,
+  const items = ctx.store.sequence(ctx.scope, "payout");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/payouts",
     "payout",
     (po) =>
       created(po.created) &&
@@ -133,7 +136,6 @@ function list(ctx: ApiContext): object {
       (status === undefined || po.status === status) &&
       (destination === undefined || po.destination === destination),
   );
-  return paginate(items, ctx.params, "/v1/payouts", "payout");
 }
 
 export const payoutRoutes: Route[] = [

@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../errors.js";
-import { createMovementTransaction } from "./balance-transactions.js";
+import { chargeSettlement, createMovementTransaction } from "./balance-transactions.js";
 import { disputeOfCharge, isInquiry } from "./disputes.js";
 
 export type RefundOutcome = "succeeded" | "failed" | "canceled";
@@ -38,11 +38,13 @@ function syncCharge(ctx: ApiContext, charge: Stripe.Charge): void {
 /**
  * Books a new refund, pending or succeeded alike: Stripe debits the balance when the refund is
  * created and counts it in the charge's amount_refunded, and only gives it back if it fails.
+ * A refund of a converted charge is converted at the charge's rate.
  */
 export function bookRefund(ctx: ApiContext, charge: Stripe.Charge, refund: Stripe.Refund): void {
   const txn = createMovementTransaction(ctx, {
     amount: -refund.amount,
     currency: refund.currency,
+    settlement: chargeSettlement(ctx, charge),
     type: "refund",
     reporting_category: "refund",
     source: refund.id,
@@ -65,6 +67,7 @@ function giveBack(ctx: ApiContext, refund: Stripe.Refund): void {
   const txn = createMovementTransaction(ctx, {
     amount: refund.amount,
     currency: refund.currency,
+    settlement: chargeSettlement(ctx, charge),
     type: "refund_failure",
     reporting_category: "refund_failure",
     source: refund.id,

@@ -136,15 +136,17 @@ function list(ctx: ApiContext): object {
   const created = rangeFilter(ctx.params, "created");
   const charge = p.optString(ctx.params, "charge");
   const paymentIntent = p.optString(ctx.params, "payment_intent");
-  const items = ctx.store.list(
-    ctx.scope,
+  const items = ctx.store.sequence(ctx.scope, "refund");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/refunds",
     "refund",
     (r) =>
       created(r.created) &&
       (charge === undefined || r.charge === charge) &&
       (paymentIntent === undefined || r.payment_intent === paymentIntent),
   );
-  return paginate(items, ctx.params, "/v1/refunds", "refund");
 }
 
 /** Stripe cancels only refunds still waiting on something; this stand-in also lets `pending` go. */

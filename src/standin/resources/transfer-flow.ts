@@ -3,6 +3,7 @@ import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../errors.js";
 import { newId, nowSeconds } from "../ids.js";
 import { createMovementTransaction, requireAvailable } from "./balance-transactions.js";
+import { storeDestinationPayment, storeDestinationRefund } from "./destination-payments.js";
 
 declare module "../state.js" {
   interface ObjectTypes {
@@ -37,7 +38,7 @@ export function bookTransfer(ctx: ApiContext, input: TransferInput): Stripe.Tran
     description: input.description,
     available: true,
   });
-  createMovementTransaction(ctx, {
+  const credit = createMovementTransaction(ctx, {
     amount: input.amount,
     currency: input.currency,
     type: "payment",
@@ -67,6 +68,12 @@ export function bookTransfer(ctx: ApiContext, input: TransferInput): Stripe.Tran
     transfer_group: input.transfer_group,
   };
   ctx.store.insert(ctx.scope, "transfer", transfer);
+  storeDestinationPayment(ctx, {
+    id: paymentId,
+    transfer,
+    balanceTransaction: credit.id,
+    scope: input.destination.id,
+  });
   ctx.emit("transfer.created", transfer);
   return transfer;
 }
@@ -123,7 +130,7 @@ export function reverseTransfer(
     description: null,
     available: true,
   });
-  createMovementTransaction(ctx, {
+  const debit = createMovementTransaction(ctx, {
     amount: -amount,
     currency: transfer.currency,
     type: "payment_refund",
@@ -146,6 +153,16 @@ export function reverseTransfer(
     transfer: transfer.id,
   };
   ctx.store.insert(ctx.scope, "transfer_reversal", reversal);
+  if (typeof transfer.destination_payment === "string") {
+    storeDestinationRefund(ctx, {
+      id: refundId,
+      reversal: id,
+      paymentId: transfer.destination_payment,
+      amount,
+      balanceTransaction: debit.id,
+      scope: destination,
+    });
+  }
   const previous: Record<string, unknown> = { amount_reversed: transfer.amount_reversed };
   transfer.amount_reversed += amount;
   if (transfer.amount_reversed >= transfer.amount) {

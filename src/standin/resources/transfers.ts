@@ -2,7 +2,7 @@ import type { ApiContext, Route } from "../context.js";
 import { pathParam } from "../context.js";
 import { parseCurrency } from "../currencies.js";
 import { StripeApiError, paramError } from "../errors.js";
-import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
+import { LIST_PARAMS, newestFirst, paginate, rangeFilter } from "../list.js";
 import * as p from "../params.js";
 import { PLATFORM } from "../state.js";
 import { requireAvailable } from "./balance-transactions.js";
@@ -86,15 +86,17 @@ function list(ctx: ApiContext): object {
   const created = rangeFilter(ctx.params, "created");
   const destination = p.optString(ctx.params, "destination");
   const group = p.optString(ctx.params, "transfer_group");
-  const items = ctx.store.list(
-    ctx.scope,
+  const items = ctx.store.sequence(ctx.scope, "transfer");
+  return paginate(
+    items,
+    ctx.params,
+    "/v1/transfers",
     "transfer",
     (t) =>
       created(t.created) &&
       (destination === undefined || t.destination === destination) &&
       (group === undefined || t.transfer_group === group),
   );
-  return paginate(items, ctx.params, "/v1/transfers", "transfer");
 }
 
 function createReversal(ctx: ApiContext): object {
@@ -109,7 +111,7 @@ function listReversals(ctx: ApiContext): object {
   p.allowOnly(ctx.params, [...LIST_PARAMS]);
   const transfer = ctx.store.require(ctx.scope, "transfer", pathParam(ctx, "id"));
   const url = `/v1/transfers/${transfer.id}/reversals`;
-  return paginate(transfer.reversals.data, ctx.params, url, "transfer_reversal");
+  return paginate(newestFirst(transfer.reversals.data), ctx.params, url, "transfer_reversal");
 }
 
 export const transferRoutes: Route[] = [

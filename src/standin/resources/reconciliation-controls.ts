@@ -1,0 +1,127 @@
+import type Stripe from "stripe";
+import { z } from "zod";
+import { createContext } from "../context.js";
+import type { ControlReply } from "../control.js";
+import { parseCurrency } from "../currencies.js";
+import { dropRuleSchema } from "../drops.js";
+import { StripeApiError, errorPayload, paramError } from "../errors.js";
+import { parseSettlementCurrencies } from "../fx.js";
+import type { Runtime } from "../runtime.js";
+import { PLATFORM } from "../state.js";
+import { bookTransaction } from "./balance-transactions.js";
+import type { BodyParser } from "./lifecycle-controls.js";
+
+/**
+ * What reconciliation is tested against and no API call can cause: the account's settlement
+ * currencies, webhooks Stripe never delivered, and money Stripe moved on its own.
+ */
+
+const configSchema = z.strictObject({ settlement_currencies: z.array(z.string()).nullable() });
+
+export const stripeTransactionSchema = z.strictObject({
+  amount: z.int().refine((n) => n !== 0, "amount must not be 0"),
+  currency: z.string().min(1),
+  type: z.enum(["adjustment", "stripe_fee"]).optional(),
+  reporting_category: z.string().min(1).optional(),
+  description: z.string().min(1).nullable().optional(),
+  /** A connected account's books instead of the platform's. */
+  account: z.string().min(1).optional(),
+});
+export type StripeTransactionInput = z.infer<typeof stripeTransactionSchema>;
+
+/** Undefined: every currency settles as itself again. Returns what is in force. */
+export function setSettlementCurrencies(
+  rt: Runtime,
+  list: readonly string[] | undefined,
+): string[] | undefined {
+  rt.config.settlementCurrencies = list === undefined ? undefined : parseSettlementCurrencies(list);
+  return rt.config.settlementCurrencies;
+}
+
+/**
+ * A balance transaction Stripe made on its own, such as a monthly fee (`stripe_fee`, category
+ * `fee`) or a correction (`adjustment`, category `other_adjustment`). Neither has a source an
+ * API client could look up, so `source` is null; both are available at once.
+ */
+export function addStripeTransaction(rt: Runtime, input: StripeTransactionInput): Stripe.BalanceTransaction {
+  if (input.account !== undefined) rt.store.require(PLATFORM, "account", input.account, "account");
+  const currency = parseCurrency(input.currency).code;
+  const settles = rt.config.settlementCurrencies;
+  if (settles && !settles.includes(currency)) {
+    throw paramError(
+      `The account holds no ${currency} balance; it settles in ${settles.join(", ")}.`,
+      "currency",
+    );
+  }
+  const type = input.type ?? "adjustment";
+  const ctx = createContext(rt, {
+    pathParams: {},
+    params: {},
+    account: input.account,
+    requestId: null,
+    idempotencyKey: undefined,
+  });
+  return bookTransaction(ctx, input.account ?? PLATFORM, {
+    amount: input.amount,
+    currency,
+    exchange_rate: null,
+    type,
+    reporting_category: input.reporting_category ?? (type === "stripe_fee" ? "fee" : "other_adjustment"),
+    source: null,
+    description: input.description ?? null,
+    available: true,
+  });
+}
+
+/** Delivers an event again, wherever it lives; false when no endpoint is configured. */
+export function redeliverEvent(rt: Runtime, id: string): boolean {
+  return rt.redeliver(rt.store.require(rt.store.scopeOf(id) ?? PLATFORM, "event", id));
+}
+
+function run(act: () => object): ControlReply {
+  try {
+    return { status: 200, body: act() };
+  } catch (err) {
+    if (err instanceof StripeApiError) return { status: err.status, body: errorPayload(err) };
+    throw err;
+  }
+}
+
+/** The controls above over HTTP; undefined when none matches the route. */
+export function handleReconciliationControl(
+  rt: Runtime,
+  route: string,
+  rawBody: string,
+  parse: BodyParser,
+): ControlReply | undefined {
+  const redeliver = /^POST \/_standin\/events\/([^/]+)\/redeliver$/.exec(route)?.[1];
+  if (redeliver !== undefined) {
+    return run(() => ({ redelivered: redeliverEvent(rt, decodeURIComponent(redeliver)) }));
+  }
+  switch (route) {
+    case "POST /_standin/config": {
+      const body = parse(configSchema, rawBody);
+      if (!body.ok) return body.reply;
+      const list = body.data.settlement_currencies ?? undefined;
+      return run(() => ({ settlement_currencies: setSettlementCurrencies(rt, list) ?? null }));
+    }
+    case "POST /_standin/webhooks/drop": {
+      const body = parse(dropRuleSchema, rawBody);
+      if (!body.ok) return body.reply;
+      rt.drops.set(body.data);
+      return { status: 200, body: { ok: true } };
+    }
+    case "DELETE /_standin/webhooks/drop":
+      rt.drops.set(undefined);
+      return { status: 200, body: { dropped: rt.drops.dropped() } };
+    case "GET /_standin/webhooks/dropped":
+      return { status: 200, body: { dropped: rt.drops.dropped() } };
+    case "POST /_standin/balance_transactions": {
+      const body = parse(stripeTransactionSchema, rawBody);
+      if (!body.ok) return body.reply;
+      return run(() => addStripeTransaction(rt, body.data));
+    }
+    default:
+      return undefined;
+  }
+}
