@@ -45,7 +45,8 @@ describe("heal from the Events API", () => {
     const dropped = events.filter((e) => aboutLost(e) || rand() < 0.1);
     const delivered = events.filter((e) => !dropped.includes(e));
     expect(dropped.length).toBeGreaterThan(2);
-    for (const e of shuffle(delivered, rand)) expect((await deliver(sys.url, JSON.stringify(e))).status).toBe(200);
+    for (const e of shuffle(delivered, rand))
+      expect((await deliver(sys.url, JSON.stringify(e))).status).toBe(200);
     await eventually(async () => (await openEventCount(sys)) === 0, { what: "delivered events applied" });
 
     const run = await reconcile(sys);
