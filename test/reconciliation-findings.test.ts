@@ -1,7 +1,8 @@
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, pay, topUp, wallet } from "./support/api.js";
 import { control } from "./support/lifecycles.js";
-import { adminCall, ledgerTransactionCount, reconcile } from "./support/reconciliation.js";
+import { adminCall, ledgerTransactionCount, reconcile, wholeTest } from "./support/reconciliation.js";
 import { expectInvariants, openEventCount } from "./support/seed.js";
 import { eventually, startSystem, type System } from "./support/system.js";
 import { readyUser } from "./support/withdrawals.js";
@@ -95,6 +96,11 @@ describe("FX: a EUR top-up on a USD-settling account", () => {
     expect(await wallet(sys.url, "fx-user", "eur")).toMatchObject({ available: 600, held: 0 });
     await expectInvariants(sys);
     sys.standin.setSettlementCurrencies(undefined);
+
+    const cli = await reconcileCli();
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/^page 1: \d+ balance transactions read/m);
+    expect(cli.stdout).toMatch(/status: matched/);
   });
 });
 
@@ -127,5 +133,27 @@ describe("a balance transaction Stripe made on its own", () => {
     expect(alert).toMatchObject({ run_id: run.id, difference_minor: -250, level: 50 });
     const summary = await adminCall(sys, "GET", "/admin/summary");
     expect(summary.body.last_reconciliation).toMatchObject({ run_id: run.id, status: "mismatch" });
+
+    // `npm run reconcile` says the same in the foreground, and exits 1 so a cron job pages someone.
+    const cli = await reconcileCli();
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toMatch(/status: mismatch/);
+    expect(cli.stdout).toMatch(/usd.*-250.*mismatch/);
   });
 });
+
+/** The foreground command, as an operator runs it, over the test's window. */
+function reconcileCli(): Promise<{ code: number | null; stdout: string }> {
+  const window = wholeTest();
+  const proc = spawn(
+    process.execPath,
+    ["--import", "tsx", "scripts/reconcile-stripe-daily.ts", "--from", window.from, "--to", window.to],
+    {
+      cwd: new URL("../", import.meta.url).pathname,
+      env: { ...process.env, ...sys.env, LOG_LEVEL: "silent" },
+    },
+  );
+  let stdout = "";
+  proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  return new Promise((resolve) => proc.on("exit", (code) => resolve({ code, stdout })));
+}
