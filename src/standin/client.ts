@@ -49,3 +49,15 @@ export function standinControl(s: { url: string; host: string; port: number }): 
     },
   };
 }
+
+/** mulberry32: a small seeded PRNG, so a failing random order or drop can be replayed from its seed. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

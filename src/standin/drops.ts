@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { z } from "zod";
 import { matchesEventType } from "./events.js";
 import type { StripeEvent } from "./events.js";
+import { rng } from "./client.js";
 
 /** Body of `POST /_standin/webhooks/drop`; typed against DropRule so the two cannot drift. */
 export const dropRuleSchema: z.ZodType<DropRule> = z.strictObject({
@@ -19,18 +20,6 @@ export interface DropRule {
   seed?: number;
 }
 
-/** mulberry32: small, seedable and good enough to pick which events go missing. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Events whose webhook delivery never happens, standing in for deliveries Stripe gave up on or
  * an endpoint that lost them. The event still exists and `GET /v1/events` lists it, which is
@@ -45,7 +34,7 @@ export class DeliveryDrops {
     this.#rule = rule && {
       types: rule.types,
       ratio: rule.ratio ?? 1,
-      draw: prng(rule.seed ?? randomInt(2 ** 31)),
+      draw: rng(rule.seed ?? randomInt(2 ** 31)),
     };
   }
 
