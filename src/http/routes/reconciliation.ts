@@ -7,6 +7,7 @@ import {
   listSnapshots,
   runSnapshots,
   type RunRow,
+  type SnapshotRow,
 } from "../../db/stores/reconciliation.js";
 import { withTransaction } from "../../db/transaction.js";
 import { recordOpening } from "../../flows/reconcile-opening.js";
@@ -66,7 +67,7 @@ export function reconciliationRoutes(router: Router, deps: AppDeps): void {
     });
     ctx.body = {
       ...presentRun(run),
-      snapshots: (await runSnapshots(deps.db, run.id)).map((s) => ({ ...s, run_id: undefined })),
+      snapshots: (await runSnapshots(deps.db, run.id)).map(presentSnapshot),
       discrepancies: {
         data: discrepancies.data.map((d) => ({
           ...d,
@@ -88,7 +89,7 @@ export function reconciliationRoutes(router: Router, deps: AppDeps): void {
       ...(currency !== undefined && { currency }),
       ...(cursor !== undefined && { startingAfter: cursor }),
     });
-    ctx.body = { data: data.map((s) => ({ ...s, id: String(s.id) })), has_more: hasMore };
+    ctx.body = { data: data.map(presentSnapshot), has_more: hasMore };
   });
 
   router.post("/admin/reconciliation/opening", async (ctx) => {
@@ -104,6 +105,12 @@ export function reconciliationRoutes(router: Router, deps: AppDeps): void {
     });
   });
 }
+
+/** Ids as strings (bigint in Postgres), and without the internal `details` column. */
+const presentSnapshot = ({ details: _details, ...s }: SnapshotRow & { id?: number; details?: unknown }) => ({
+  ...s,
+  ...(s.id !== undefined && { id: String(s.id) }),
+});
 
 export const presentRun = (r: RunRow) => ({
   id: r.id,
