@@ -65,14 +65,23 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     w.on("error", (err) => logger.error({ err, queue: name }, "worker error"));
     return w;
   });
+  const stopTimers: Array<() => void> = [];
   if (config.WORKER_QUEUES.includes("reconciliation")) {
     // Every (re)connect: a Redis restarted empty has lost the scheduler with everything else.
     const register = () =>
       registerReconciliationScheduler(queues, config.RECONCILIATION_CRON).then(
-        () => logger.info({ cron: config.RECONCILIATION_CRON }, "reconciliation scheduler registered"),
-        (err: unknown) => logger.warn({ err }, "could not register the reconciliation scheduler; will retry"),
+        () => logger.debug({ cron: config.RECONCILIATION_CRON }, "reconciliation scheduler registered"),
+        (err: unknown) =>
+          logger.warn(
+            { err },
+            "could not register the reconciliation scheduler; retried on reconnect and every 5 min",
+          ),
       );
     producer.on("ready", () => void register());
+    // And every few minutes: a FLUSHALL empties Redis without a reconnect to notice it by.
+    const again = setInterval(() => void register(), SCHEDULER_REFRESH_MS);
+    again.unref();
+    stopTimers.push(() => clearInterval(again));
   }
   const stopSweeper = startSweeper(
     { db: rt.db, queues, log: logger, metrics: rt.metrics },
@@ -82,6 +91,7 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
   return {
     stop: async () => {
       metricsServer?.close();
+      for (const stop of stopTimers) stop();
       await stopSweeper();
       await Promise.all(workers.map((w) => w.close()));
       await closeQueues(queues);
@@ -91,6 +101,8 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     },
   };
 }
+
+const SCHEDULER_REFRESH_MS = 5 * 60_000;
 
 /** BullMQ needs Redis to keep every key; any eviction policy can silently drop jobs. */
 async function checkRedisPolicy(redis: Redis, logger: Runtime["logger"]): Promise<void> {

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { loadConfigOrExit } from "../src/config.js";
-import { createRun } from "../src/db/stores/reconciliation.js";
+import { createRun, finishRun } from "../src/db/stores/reconciliation.js";
 import { runReconciliation } from "../src/flows/reconcile-run.js";
 import { previousUtcDay, requestedWindow } from "../src/flows/reconcile-window.js";
 import { newId } from "../src/ids.js";
@@ -26,12 +26,14 @@ const queues = createQueues(redis, {
   backoffMs: config.JOB_BACKOFF_MS,
 });
 const out = (line: string) => process.stdout.write(`${line}\n`);
+let runId: string | undefined;
 try {
   const window =
     values.from === undefined && values.to === undefined
       ? previousUtcDay(new Date())
       : requestedWindow(date(values.from), date(values.to));
   const run = await createRun(rt.db, { id: newId("rec"), trigger: "cli", requestedBy: "cli", ...window });
+  runId = run.id;
   out(`run ${run.id}: ${window.from.toISOString()} → ${window.to.toISOString()}`);
   const report = await runReconciliation({ ...rt, log: rt.logger, queues }, run.id, {
     healWaitMs: config.RECONCILIATION_HEAL_WAIT_MS,
@@ -57,6 +59,9 @@ try {
   out(`status: ${r.status} (details: GET /admin/reconciliation/runs/${r.id})`);
   process.exitCode = r.status === "matched" ? 0 : 1;
 } catch (err) {
+  // Left queued, the workers' sweeper would run it later in the background: end it here instead.
+  if (runId !== undefined)
+    await finishRun(rt.db, runId, { status: "failed", error: String(err) }).catch(() => {});
   process.stderr.write(`reconciliation failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 2;
 } finally {

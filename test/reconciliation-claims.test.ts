@@ -16,6 +16,8 @@ const line = (over: Partial<BalanceTxn>): BalanceTxn => ({
   exchangeRate: null,
   paymentIntentId: "pi_1",
   withdrawalId: null,
+  paymentIsTopUp: true,
+  beforeBooks: false,
   ...over,
 });
 
@@ -184,11 +186,43 @@ describe("lineRule", () => {
       { type: "transfer", reportingCategory: "transfer", sourceId: "tr_9", feeMinor: 0 },
     ],
     ["a charge without a PaymentIntent", { paymentIntentId: null }],
+    ["a charge on a PaymentIntent Coffer did not create", { paymentIsTopUp: false }],
+    [
+      "a dispute on such a payment",
+      { type: "adjustment", reportingCategory: "dispute", sourceId: "dp_9", paymentIsTopUp: false },
+    ],
+    [
+      "a payout from before Coffer's books began",
+      {
+        type: "payout",
+        reportingCategory: "payout",
+        sourceId: "po_0",
+        amountMinor: -5,
+        feeMinor: 0,
+        beforeBooks: true,
+      },
+    ],
   ];
-  it.each(unexplained)("%s is unexplained and claims no posting of a user", (_name, over) => {
+  it.each(unexplained)("%s is unexplained, claims nothing and books nothing", (_name, over) => {
     const rule = lineRule(line(over));
     expect(rule.unexplained).toMatch(/./);
-    expect(rule.claims.filter((k) => k.endsWith(":captured"))).toEqual([]);
+    expect(rule.claims).toEqual([]);
+    expect(rule.bookings).toEqual([]);
+  });
+
+  it("books a fee Stripe returns (negative) back into stripe_fees", () => {
+    const won = line({
+      type: "adjustment",
+      reportingCategory: "dispute_reversal",
+      sourceId: "dp_1",
+      feeMinor: -1_500,
+    });
+    const [fee] = lineRule(won).bookings;
+    expect(fee?.key).toBe("txn_1:fee");
+    expect(toEntries(fee!).find((e) => e.amountMinor > 0)?.account).toEqual({
+      type: "platform",
+      name: "stripe_fees",
+    });
   });
 
   it("groups a refund with its failure, and every other line alone", () => {

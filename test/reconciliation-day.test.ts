@@ -113,6 +113,8 @@ describe("bad input to the reconciliation routes", () => {
     ["date without zone", { from: "2026-11-30T00:00:00" }, "invalid_field"],
     ["unknown field", { from: iso(now - 1_000), status: "matched" }, "unknown_field"],
     ["NUL byte", { from: "2026-11-30T00:00:00Z\u0000" }, "invalid_field"],
+    ["31 February", { from: "2026-02-31T00:00:00Z" }, "invalid_field"],
+    ["hour 24", { to: "2026-11-30T24:00:00Z" }, "invalid_field"],
   ];
   it.each(runCases)("run: %s → 4xx with a code, no run stored", async (_name, body, code) => {
     const r = await adminCall(sys, "POST", "/admin/reconciliation/runs", body);

@@ -55,6 +55,9 @@ interface Page {
 function inTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>): Promise<T> {
   return withTransaction(db, async (trx) => {
     await trx.raw("SET LOCAL jit = off");
+    // Rounding works on the float's shortest round-trip text, which Postgres sends only with
+    // extra_float_digits ≥ 1; a server or role set to 0 would turn 0.30000000000000004 into 0.3.
+    await trx.raw("SET LOCAL extra_float_digits = 3");
     return fn(trx);
   });
 }

@@ -19,7 +19,13 @@ export async function withAdvisoryLock<T>(
     try {
       return { acquired: true, value: await fn() };
     } finally {
-      await conn.query("SELECT pg_advisory_unlock($1)", [key]);
+      const unlocked = await conn
+        .query<{ ok: boolean }>("SELECT pg_advisory_unlock($1) AS ok", [key])
+        .then((r) => r.rows[0]?.ok === true)
+        .catch(() => false);
+      // A connection that may still hold the lock must never go back to the pool: session locks
+      // are re-entrant, so whoever drew it next would "acquire" a lock that is not free.
+      if (!unlocked) await conn.end().catch(() => undefined);
     }
   } finally {
     await db.client.releaseConnection(conn);

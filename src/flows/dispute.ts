@@ -53,6 +53,21 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
     const status = forwardStatus(stored?.status, dispute.status, DISPUTE_STATUS_RANK);
     const state = disputeState(dispute, userId, row, status);
     for (const p of disputePostings(state)) {
+      if (p.kind === "dispute_fee") {
+        // The reconciliation stream books this fee per balance transaction; if Stripe split it over
+        // two lines the amounts differ. The user's debit must not fail for that: the conflict is
+        // counted and the line check reports it.
+        const fee = await trx
+          .transaction((sp) => postPosting(sp, p, { eventId: ev.eventId }))
+          .catch((err: unknown) => {
+            if (!(err instanceof DomainError) || err.code !== "ledger_idempotency_conflict") throw err;
+            deps.metrics.postingConflicts.inc();
+            ev.log.error({ key: p.key, alert: true }, "dispute fee already booked with another amount");
+            return null;
+          });
+        if (fee?.applied) posted.push(p);
+        continue;
+      }
       if ((await postPosting(trx, p, { eventId: ev.eventId })).applied) posted.push(p);
     }
     await upsertDispute(trx, {

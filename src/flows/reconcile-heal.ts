@@ -37,6 +37,7 @@ export async function healMissing(
   const wanted = new Set<string>();
   const types = new Set<string>();
   let since = Infinity;
+  let until = 0;
   for (const m of missing) {
     const movement = m.ledger_key.slice(m.ledger_key.lastIndexOf(":") + 1);
     const forKey = EVENT_TYPES[movement];
@@ -44,11 +45,16 @@ export async function healMissing(
     wanted.add(claimObjectId(m.ledger_key));
     for (const t of forKey) types.add(t);
     since = Math.min(since, m.created - LOOKBACK_S);
+    until = Math.max(until, m.created + LOOKBACK_S);
   }
   if (wanted.size === 0) return [];
 
   const found: Stripe.Event[] = [];
-  const list = deps.stripe.events.list({ types: [...types], created: { gte: since }, limit: 100 });
+  const list = deps.stripe.events.list({
+    types: [...types],
+    created: { gte: since, lte: until },
+    limit: 100,
+  });
   for await (const event of list) {
     const objectId = (event.data.object as { id?: unknown }).id;
     if (typeof objectId === "string" && wanted.has(objectId)) found.push(event);
@@ -62,7 +68,8 @@ export async function healMissing(
   // Oldest first, as Stripe would have sent them; handlers are order-free anyway.
   for (const event of found.reverse()) {
     if (known.has(event.id)) continue;
-    await ingestEvent(ingest, event, JSON.stringify(event), "reconciliation");
+    // A duplicate means Stripe delivered it meanwhile: not a heal.
+    if ((await ingestEvent(ingest, event, JSON.stringify(event), "reconciliation")) === "duplicate") continue;
     const objectId = (event.data.object as { id: string }).id;
     healed.push({ event_id: event.id, type: event.type, object_id: objectId, status: "enqueued" });
     deps.log.info(

@@ -1,6 +1,8 @@
 import type Stripe from "stripe";
 import {
   advanceCursor,
+  booksBegan,
+  topUpPaymentIntents,
   postedHashes,
   readCursor,
   saveLines,
@@ -9,6 +11,7 @@ import {
 } from "../db/stores/balance-transactions.js";
 import { postPosting } from "../db/stores/ledger.js";
 import { withTransaction } from "../db/transaction.js";
+import { DomainError } from "../ledger/errors.js";
 import { lineRule, type BalanceTxn, type LineRule } from "../ledger/claims.js";
 import { postingHash, toEntries } from "../ledger/posting.js";
 import type { Posting } from "../ledger/types.js";
@@ -46,6 +49,7 @@ export async function followBalanceStream(
   onPage: (p: StreamProgress) => void = () => {},
 ): Promise<StreamResult> {
   const since = Math.max(0, (await readCursor(deps.db)) - OVERLAP_S);
+  const booksStart = await booksBegan(deps.db);
   const progress: StreamResult = { page: 0, lines: 0, booked: 0, conflicts: [] };
   let newest = 0;
   let startingAfter: string | undefined;
@@ -57,7 +61,7 @@ export async function followBalanceStream(
       ...(startingAfter !== undefined && { starting_after: startingAfter }),
     });
     if (page.data.length > 0) {
-      const read = await toLines(deps, page.data);
+      const read = await toLines(deps, page.data, booksStart);
       const lines = read.map((r) => r.line);
       const { booked, conflicts } = await savePage(
         deps,
@@ -96,7 +100,16 @@ async function savePage(
     for (const b of bookings) {
       const hash = posted.get(b.key);
       if (hash === undefined) {
-        if ((await postPosting(trx, b)).applied) booked.push(b);
+        // A handler may post the same key between the read above and this write; a savepoint
+        // keeps a conflict to this one booking instead of failing the page.
+        const result = await trx
+          .transaction((sp) => postPosting(sp, b))
+          .catch((err: unknown) => {
+            if (err instanceof DomainError && err.code === "ledger_idempotency_conflict") return null;
+            throw err;
+          });
+        if (result === null) conflicts.push(b.key);
+        else if (result.applied) booked.push(b);
       } else if (hash !== postingHash(b, toEntries(b))) {
         conflicts.push(b.key); // the line check reports the amounts; nothing is overwritten
       }
@@ -115,10 +128,16 @@ async function savePage(
 async function toLines(
   deps: FlowDeps,
   txns: Stripe.BalanceTransaction[],
+  booksStart: number,
 ): Promise<Array<{ line: StoredLine; bookings: Posting[] }>> {
   // A reversal made outside Coffer carries no withdrawal id; its transfer does, in our table.
   const reversedTransfers = txns.map((t) => transferOfReversal(t.source)).filter((x) => x !== null);
   const byTransfer = await withdrawalsByTransfer(deps.db, reversedTransfers);
+  const pis = txns.map((t) => paymentIntentOf(typeof t.source === "object" ? t.source : null));
+  const ours = await topUpPaymentIntents(
+    deps.db,
+    pis.filter((x) => x !== null),
+  );
   return txns.map((t) => {
     const source = typeof t.source === "object" ? t.source : null;
     const line: BalanceTxn = {
@@ -132,6 +151,8 @@ async function toLines(
       currency: t.currency as Currency,
       exchangeRate: t.exchange_rate,
       paymentIntentId: paymentIntentOf(source),
+      paymentIsTopUp: ours.has(paymentIntentOf(source) ?? ""),
+      beforeBooks: t.created < booksStart,
       withdrawalId:
         metadataOf(source).withdrawal_id ?? byTransfer.get(transferOfReversal(t.source) ?? "") ?? null,
     };

@@ -5,6 +5,7 @@ import {
   platformPayout,
   platformPayoutReturned,
   processingFee,
+  stripeFee,
 } from "./movements.js";
 import type { Posting } from "./types.js";
 
@@ -35,9 +36,13 @@ export interface BalanceTxn {
   currency: Currency;
   /** Set when Stripe converted the source's currency into this one. */
   exchangeRate: number | null;
-  /** From the expanded source: the charge's PaymentIntent, the transfer's withdrawal. */
+  /** From the expanded source: the PaymentIntent of a charge, refund or dispute; a transfer's withdrawal. */
   paymentIntentId: string | null;
   withdrawalId: string | null;
+  /** That PaymentIntent is a Coffer top-up: only then are its fees and conversions Coffer's to book. */
+  paymentIsTopUp: boolean;
+  /** Created before Coffer's books began: the cut-over's opening balance already holds it. */
+  beforeBooks: boolean;
 }
 
 export interface LineRule {
@@ -52,6 +57,8 @@ const CHARGE_TYPES = new Set(["charge", "payment"]);
 const REFUND_TYPES = new Set(["refund", "payment_refund"]);
 const REFUND_FAILURE_TYPES = new Set(["refund_failure", "payment_failure_refund"]);
 const PAYOUT_RETURN_TYPES = new Set(["payout_failure", "payout_cancel"]);
+const PAYMENT_TYPES = new Set([...CHARGE_TYPES, ...REFUND_TYPES, ...REFUND_FAILURE_TYPES]);
+const DISPUTE_CATEGORIES = new Set(["dispute", "dispute_reversal"]);
 
 /** What one balance transaction books and claims. Pure: the same line always gives the same answer. */
 export function lineRule(t: BalanceTxn): LineRule {
@@ -71,16 +78,37 @@ export function lineRule(t: BalanceTxn): LineRule {
     if (t.exchangeRate !== null && t.amountMinor !== 0) book(fxSettlement(t.id, t.amountMinor, t.currency));
   };
 
+  if (t.beforeBooks) {
+    return unexplained("created before Coffer's books began: the opening balance, not a posting, holds it");
+  }
+  // Fees Stripe charged or returned on a line no fee posting below covers (instant payouts, a
+  // dispute fee given back when it is won, refunds).
+  const otherFee = () => {
+    if (t.feeMinor !== 0) book(stripeFee(t.id, t.feeMinor, t.currency));
+  };
+  const payment = PAYMENT_TYPES.has(t.type) || DISPUTE_CATEGORIES.has(t.reportingCategory);
+  if (payment && (!src || !t.paymentIntentId)) {
+    return unexplained(
+      `${t.type} ${src ?? "?"} has no PaymentIntent: it was not made through a Coffer top-up`,
+    );
+  }
+  if (payment && !t.paymentIsTopUp) {
+    return unexplained(
+      `${t.type} ${src ?? "?"} belongs to ${t.paymentIntentId ?? "?"}, a payment Coffer did not create: ` +
+        `Stripe holds it but no wallet was credited; refund it or book it to the platform`,
+    );
+  }
   if (CHARGE_TYPES.has(t.type)) {
     if (t.feeMinor > 0) book(processingFee(t.id, money(t.feeMinor)));
     fx();
-    if (!t.paymentIntentId) return { group, ...unexplainedCharge(src), bookings, claims };
     claims.push(`${t.paymentIntentId}:captured`);
   } else if (REFUND_TYPES.has(t.type) && src) {
     claims.push(`${src}:refunded`);
+    otherFee();
     fx();
   } else if (REFUND_FAILURE_TYPES.has(t.type) && src) {
     claims.push(`${src}:reversed`);
+    otherFee();
     fx();
   } else if (t.reportingCategory === "dispute" && src) {
     claims.push(`${src}:withdrawn`);
@@ -88,6 +116,7 @@ export function lineRule(t: BalanceTxn): LineRule {
     fx();
   } else if (t.reportingCategory === "dispute_reversal" && src) {
     claims.push(`${src}:reinstated`);
+    otherFee();
     fx();
   } else if (t.type === "transfer") {
     if (!t.withdrawalId) return unexplained(`transfer ${src ?? "?"} is not a Coffer withdrawal`);
@@ -97,8 +126,10 @@ export function lineRule(t: BalanceTxn): LineRule {
     claims.push(`${t.withdrawalId}:returned`);
   } else if (t.type === "payout" && src && t.amountMinor < 0) {
     book(platformPayout(src, money(-t.amountMinor)));
+    otherFee();
   } else if (PAYOUT_RETURN_TYPES.has(t.type) && src && t.amountMinor > 0) {
     book(platformPayoutReturned(src, money(t.amountMinor)));
+    otherFee();
   } else {
     return unexplained(
       `Stripe booked a ${t.type} (${t.reportingCategory}) that no Coffer flow accounts for; ` +
@@ -106,12 +137,6 @@ export function lineRule(t: BalanceTxn): LineRule {
     );
   }
   return { group, claims, bookings, unexplained: null };
-}
-
-function unexplainedCharge(src: string | null): Pick<LineRule, "unexplained"> {
-  return {
-    unexplained: `charge ${src ?? "?"} has no PaymentIntent: it was not made through a Coffer top-up`,
-  };
 }
 
 /** The Stripe object a claim key names (`pi_1:captured` → `pi_1`): what a heal looks for in events. */

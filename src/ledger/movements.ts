@@ -59,6 +59,18 @@ export const paymentCaptured = (piId: string, userId: string, a: Amount, via: Vi
 export const processingFee = (txnId: string, a: Amount) =>
   posting("processing_fee", `${txnId}:fee`, txnId, [t(STRIPE_FEES, STRIPE, a.amountMinor, a.currency)]);
 
+/**
+ * A fee Stripe charged (positive) or gave back (negative) on a line other than a charge, keyed by
+ * that balance transaction: an instant payout's fee, a dispute fee returned when it is won.
+ */
+export function stripeFee(txnId: string, signedMinor: number, currency: Currency): Posting {
+  const transfer =
+    signedMinor > 0
+      ? t(STRIPE_FEES, STRIPE, signedMinor, currency)
+      : t(STRIPE, STRIPE_FEES, -signedMinor, currency);
+  return posting("processing_fee", `${txnId}:fee`, txnId, [transfer]);
+}
+
 export const refunded = (refundId: string, userId: string, a: Amount, via: Via = STRIPE) =>
   posting("refund", `${refundId}:refunded`, refundId, [t(available(userId), via, a.amountMinor, a.currency)]);
 

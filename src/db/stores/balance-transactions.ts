@@ -82,6 +82,33 @@ export async function postedHashes(trx: Tx, keys: readonly string[]): Promise<Ma
   return new Map(rows.map((r) => [r.idempotency_key, r.input_hash]));
 }
 
+/** Which of these PaymentIntents are Coffer top-ups: only their fees and conversions are Coffer's to book. */
+export async function topUpPaymentIntents(trx: Tx, piIds: readonly string[]): Promise<Set<string>> {
+  if (piIds.length === 0) return new Set();
+  const { rows } = await trx.raw<{ rows: Array<{ payment_intent_id: string }> }>(
+    `SELECT payment_intent_id FROM payment_transactions
+      WHERE payment_intent_id = ANY(?::text[]) AND purpose = 'wallet_top_up'`,
+    [[...piIds]],
+  );
+  return new Set(rows.map((r) => r.payment_intent_id));
+}
+
+/**
+ * When Coffer's books began (unix seconds): the cut-over, or an hour before the first posting
+ * (a charge precedes its credit). Lines older than this are the legacy system's money, which
+ * the opening balance holds: booking their fees or payouts again would count them twice.
+ * Before any posting, every line is older.
+ */
+export async function booksBegan(trx: Tx): Promise<number> {
+  const { rows } = await trx.raw<{ rows: Array<{ began: number | null }> }>(
+    `SELECT floor(extract(epoch FROM least(
+              (SELECT min(created_at) FROM wallet_ledger_transactions WHERE kind = 'opening_recorded'),
+              (SELECT min(created_at) FROM wallet_ledger_transactions WHERE kind <> 'opening_recorded')
+                - interval '1 hour')))::bigint AS began`,
+  );
+  return rows[0]?.began ?? Number.MAX_SAFE_INTEGER;
+}
+
 /** Withdrawals by the transfer that paid them: how a reversal without our metadata finds its withdrawal. */
 export async function withdrawalsByTransfer(
   trx: Tx,

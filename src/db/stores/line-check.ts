@@ -16,7 +16,7 @@ export interface LineCounts {
  *
  * Stripe side: a group of lines in the window (src/ledger/claims.ts) matches when
  * every key it claims is posted and those postings' `stripe` entries sum to −net. Ledger side: a posting in the
- * window that moved the `stripe` account matches when some line (of any day:
+ * window that moved the `stripe` (or `fx`) account matches when some line (of any day:
  * the event may be applied after midnight) claims it. The cut-over posting is
  * Stripe's pre-Coffer balance, which no line describes; the balance check covers it.
  */
@@ -25,7 +25,10 @@ export async function checkLines(trx: Tx, runId: string, from: Date, to: Date): 
   const toS = Math.floor(to.getTime() / 1000);
   const stripe = await trx.raw<{ rows: Array<{ currency: string; total: number; unmatched: number }> }>(
     `WITH lines AS (
-       SELECT * FROM stripe_balance_transactions WHERE created >= ? AND created < ?),
+       -- Every line of each group the window touches: a refund on day 1 that failed on day 3 is one group.
+       SELECT b.*, (b.created >= ? AND b.created < ?) AS in_window FROM stripe_balance_transactions b
+        WHERE b.match_group IN (SELECT match_group FROM stripe_balance_transactions
+                                 WHERE created >= ? AND created < ?)),
      claimed AS (
        SELECT l.match_group, l.currency, c.ledger_key, t.id AS transaction_id
          FROM lines l
@@ -42,7 +45,8 @@ export async function checkLines(trx: Tx, runId: string, from: Date, to: Date): 
         GROUP BY c.match_group),
      grp AS (
        SELECT l.match_group, min(l.id) AS id, string_agg(DISTINCT l.type, '+') AS type, min(l.currency) AS currency,
-              sum(l.net_minor)::bigint AS net_minor, count(*)::int AS lines, max(l.unexplained) AS unexplained,
+              sum(l.net_minor)::bigint AS net_minor, (count(*) FILTER (WHERE l.in_window))::int AS lines,
+              max(l.unexplained) AS unexplained,
               coalesce(max(g.claims), 0) AS claims, coalesce(max(g.missing), '{}') AS missing,
               coalesce(max(g.ledger_minor), 0)::bigint AS ledger_minor
          FROM lines l LEFT JOIN ledger g ON g.match_group = l.match_group
@@ -51,10 +55,6 @@ export async function checkLines(trx: Tx, runId: string, from: Date, to: Date): 
        SELECT grp.*,
               CASE WHEN unexplained IS NOT NULL THEN unexplained
                    WHEN claims = 0 THEN 'no Coffer flow accounts for this ' || type
-                   WHEN EXISTS (SELECT 1 FROM payment_transactions p
-                                 WHERE p.purpose = 'unrecognized' AND p.payment_intent_id || ':captured' = ANY(missing)) THEN
-                     'a payment Coffer did not create (' || array_to_string(missing, ', ') ||
-                     '): Stripe holds it, no wallet was credited; refund it or book it to the platform'
                    WHEN cardinality(missing) > 0 AND ledger_minor <> -net_minor THEN
                      'no ledger posting ' || array_to_string(missing, ', ') ||
                      ': the event that books it has not been applied (see the run''s healed events)'
@@ -62,23 +62,26 @@ export async function checkLines(trx: Tx, runId: string, from: Date, to: Date): 
                         ', the ledger by ' || (-ledger_minor)
               END AS reason
          FROM grp
-        -- A group may lack postings only where Stripe netted to zero and nothing was posted: a
-        -- refund that had failed before Coffer saw it.
+        -- A group may lack postings only where Stripe netted to zero and so did the ledger: a refund
+        -- that had failed before Coffer saw it (converted, its two fx bookings cancel out).
         WHERE unexplained IS NOT NULL OR claims = 0 OR ledger_minor <> -net_minor
-           OR (cardinality(missing) > 0 AND NOT (net_minor = 0 AND cardinality(missing) = claims))),
+           OR (cardinality(missing) > 0
+               AND NOT (match_group LIKE 'refund:%' AND net_minor = 0 AND ledger_minor = 0))),
      ins AS (
        INSERT INTO reconciliation_discrepancies (run_id, side, stripe_id, ledger_key, type, amount_minor, currency, reason)
        SELECT ?, 'stripe', id, missing[1], type, net_minor, currency, reason FROM bad)
      SELECT grp.currency, sum(grp.lines)::int AS total,
             coalesce(sum(grp.lines) FILTER (WHERE bad.id IS NOT NULL), 0)::int AS unmatched
        FROM grp LEFT JOIN bad ON bad.id = grp.id GROUP BY grp.currency`,
-    [fromS, toS, runId],
+    [fromS, toS, fromS, toS, runId],
   );
   const ledger = await trx.raw<{ rows: Array<{ currency: string; total: number; unmatched: number }> }>(
     `WITH l AS (
+       -- Postings that moved money at Stripe, directly or through fx; by the indexed created_at.
        SELECT t.id, t.idempotency_key, t.kind, e.currency, sum(e.amount_minor)::bigint AS amount
-         FROM wallet_ledger e JOIN wallet_ledger_transactions t ON t.id = e.transaction_id
-        WHERE e.account = 'stripe' AND e.created_at >= ? AND e.created_at < ? AND t.kind <> 'opening_recorded'
+         FROM wallet_ledger_transactions t JOIN wallet_ledger e ON e.transaction_id = t.id
+        WHERE t.created_at >= ? AND t.created_at < ? AND t.kind <> 'opening_recorded'
+          AND e.account IN ('stripe', 'fx')
         GROUP BY t.id, e.currency),
      bad AS (
        SELECT l.* FROM l WHERE NOT EXISTS

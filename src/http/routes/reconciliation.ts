@@ -132,10 +132,21 @@ export const presentRun = (r: RunRow) => ({
 /** An RFC 3339 timestamp with a zone, as JSON carries it; anything else is a 422 naming the field. */
 function timestamp(v: unknown, field: string): Date | undefined {
   if (v === undefined) return undefined;
-  const ok =
-    typeof v === "string" &&
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(v);
-  const date = ok ? new Date(v) : new Date(NaN);
+  const m =
+    typeof v === "string"
+      ? /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/.exec(v)
+      : null;
+  // Date would roll 2026-02-31 over to March 3 and T24:00 to the next day: a window other than asked.
+  const [y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0] = (m?.slice(1) ?? []).map((x) => Number(x ?? 0));
+  const calendar = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  const real =
+    m !== null &&
+    calendar.getUTCMonth() === mo - 1 &&
+    calendar.getUTCDate() === d &&
+    calendar.getUTCHours() === h &&
+    calendar.getUTCMinutes() === mi &&
+    calendar.getUTCSeconds() === sec;
+  const date = real ? new Date(v as string) : new Date(NaN);
   if (Number.isNaN(date.getTime())) {
     throw httpError("invalid_field", `${field} must be an RFC 3339 timestamp such as 2026-11-30T00:00:00Z`, {
       param: field,
