@@ -175,8 +175,8 @@ const ENTRY_COLUMNS = `wallet_ledger (transaction_id, account, user_id, currency
 const TXN_COLUMNS = `wallet_ledger_transactions (idempotency_key, input_hash, kind, source_id, currency, created_at)`;
 
 /**
- * The ledger side in four statements, each an INSERT … SELECT over generate_series:
- * users, captures (stripe → available), fees (stripe_fees → stripe) and holds.
+ * The ledger side in five statements, each an INSERT … SELECT over generate_series:
+ * users, captures (stripe → available), their top-ups, fees (stripe_fees → stripe) and holds.
  * Entries carry their transaction's time, all inside the window.
  */
 export async function seedLedger(client: pg.ClientBase, day: Day): Promise<void> {
@@ -197,6 +197,14 @@ export async function seedLedger(client: pg.ClientBase, day: Day): Promise<void>
             LATERAL (VALUES ('stripe', NULL::text, -${AMOUNT("n.i")}),
                             ('available', 'bench_user_' || n.i % $3::int, ${AMOUNT("n.i")})) e(account, user_id, amount)`,
     [day.lines, from, day.users],
+  );
+  // The top-ups behind the charges: only a Coffer top-up's lines are Coffer's to claim and book.
+  await client.query(
+    `INSERT INTO payment_transactions (id, user_id, purpose, payment_intent_id, amount_minor, currency, status,
+                                       amount_received_minor)
+     SELECT ${ID("top_bench", "i")}, 'bench_user_' || i % $2::int, 'wallet_top_up', ${ID("pi_bench", "i")},
+            ${AMOUNT("i")}, 'usd', 'succeeded', ${AMOUNT("i")} FROM ${LINE}`,
+    [day.lines, day.users],
   );
   const fees = feeTable(day);
   await client.query(
