@@ -1,5 +1,6 @@
 import type { Db } from "../../src/db/knex.js";
-import { postingHashes, postOpeningBalances, type PostOutcome } from "../../src/db/stores/legacy-postings.js";
+import { postedHashes } from "../../src/db/stores/ledger.js";
+import { postOpeningBalances, type PostOutcome } from "../../src/db/stores/legacy-postings.js";
 import {
   legacyMismatches,
   readLegacyUsers,
@@ -99,7 +100,7 @@ async function applyPage(db: Db, page: Page, dryRun: boolean): Promise<Map<strin
     if (dryRun) {
       // The database itself refuses any write from a dry run, whatever a later change to this code does.
       await trx.raw("SET TRANSACTION READ ONLY");
-      const hashes = await postingHashes(
+      const hashes = await postedHashes(
         trx,
         moving.map((i) => i.key),
       );

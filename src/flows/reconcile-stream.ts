@@ -3,13 +3,12 @@ import {
   advanceCursor,
   booksBegan,
   topUpPaymentIntents,
-  postedHashes,
   readCursor,
   saveLines,
   withdrawalsByTransfer,
   type StoredLine,
 } from "../db/stores/balance-transactions.js";
-import { postPosting } from "../db/stores/ledger.js";
+import { postedHashes, postPosting } from "../db/stores/ledger.js";
 import { withTransaction } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
 import { lineRule, type BalanceTxn, type LineRule } from "../ledger/claims.js";

@@ -72,16 +72,6 @@ export async function saveLines(trx: Tx, lines: readonly StoredLine[]): Promise<
   );
 }
 
-/** Keys already posted, with the hash of what they moved; one round trip for a page. */
-export async function postedHashes(trx: Tx, keys: readonly string[]): Promise<Map<string, string>> {
-  if (keys.length === 0) return new Map();
-  const { rows } = await trx.raw<{ rows: Array<{ idempotency_key: string; input_hash: string }> }>(
-    `SELECT idempotency_key, input_hash FROM wallet_ledger_transactions WHERE idempotency_key = ANY(?::text[])`,
-    [[...keys]],
-  );
-  return new Map(rows.map((r) => [r.idempotency_key, r.input_hash]));
-}
-
 /** Which of these PaymentIntents are Coffer top-ups: only their fees and conversions are Coffer's to book. */
 export async function topUpPaymentIntents(trx: Tx, piIds: readonly string[]): Promise<Set<string>> {
   if (piIds.length === 0) return new Set();

@@ -106,3 +106,17 @@ function sameOrConflict(posting: Posting, hash: string, row: KeyRow): PostResult
 export async function isPosted(trx: Tx, key: string): Promise<boolean> {
   return (await findByKey(trx, key)) !== undefined;
 }
+
+/**
+ * The input hashes of the postings already made under these keys, in one round trip: how batch
+ * writers (the reconciliation stream, the legacy import) skip what is booked and spot a key
+ * booked with other amounts before writing anything.
+ */
+export async function postedHashes(trx: Tx, keys: readonly string[]): Promise<Map<string, string>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await trx.raw<{ rows: Array<{ idempotency_key: string; input_hash: string }> }>(
+    `SELECT idempotency_key, input_hash FROM wallet_ledger_transactions WHERE idempotency_key = ANY(?::text[])`,
+    [[...keys]],
+  );
+  return new Map(rows.map((r) => [r.idempotency_key, r.input_hash]));
+}

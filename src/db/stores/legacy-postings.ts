@@ -10,6 +10,7 @@ import {
 } from "../../ledger/index.js";
 import type { Tx } from "../knex.js";
 import { lockBalances } from "./balances.js";
+import { postedHashes } from "./ledger.js";
 
 /**
  * The legacy import's ledger writer: a page of opening postings in a fixed number
@@ -48,7 +49,7 @@ export async function postOpeningBalances(
   });
   type Prepared = (typeof prepared)[number];
   const judge = async (among: Prepared[]) => {
-    const hashes = await postingHashes(
+    const hashes = await postedHashes(
       trx,
       among.map((p) => p.posting.key),
     );
@@ -137,14 +138,4 @@ async function applyDeltas(trx: Tx, entries: readonly Entry[]) {
       deltas.map((d) => d.held),
     ],
   );
-}
-
-/** The input hashes of the postings already made under these keys (ledger.ts's idempotency record). */
-export async function postingHashes(trx: Tx, keys: readonly string[]): Promise<Map<string, string>> {
-  if (keys.length === 0) return new Map();
-  const { rows } = await trx.raw<{ rows: Array<{ idempotency_key: string; input_hash: string }> }>(
-    `SELECT idempotency_key, input_hash FROM wallet_ledger_transactions WHERE idempotency_key = ANY(?::text[])`,
-    [[...keys]],
-  );
-  return new Map(rows.map((r) => [r.idempotency_key, r.input_hash]));
 }
