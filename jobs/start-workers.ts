@@ -10,7 +10,7 @@ import {
   type ReconcileJob,
   type WithdrawalJob,
 } from "../src/queue/names.js";
-import { closeQueues, createQueues } from "../src/queue/queues.js";
+import { closeQueues, createQueues, queueSettings } from "../src/queue/queues.js";
 import { producerConnection, workerConnection } from "../src/queue/redis.js";
 import type { Runtime } from "../src/runtime.js";
 import { serveWorkerMetrics } from "./metrics-server.js";
@@ -32,11 +32,7 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     c.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   connection.on("ready", () => void checkRedisPolicy(connection, logger));
 
-  const queues = createQueues(producer, {
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.JOB_ATTEMPTS,
-    backoffMs: config.JOB_BACKOFF_MS,
-  });
+  const queues = createQueues(producer, queueSettings(config));
   const deps = { config, db: rt.db, stripe: rt.stripe, metrics: rt.metrics, log: logger };
   const executeWithdrawal = withdrawalProcessor(deps);
   const reconcile = reconciliationProcessor({ ...deps, queues });

@@ -4,7 +4,7 @@ import { createRun, finishRun } from "../src/db/stores/reconciliation.js";
 import { runReconciliation } from "../src/flows/reconcile-run.js";
 import { previousUtcDay, requestedWindow } from "../src/flows/reconcile-window.js";
 import { newId } from "../src/ids.js";
-import { closeQueues, createQueues } from "../src/queue/queues.js";
+import { closeQueues, createQueues, queueSettings } from "../src/queue/queues.js";
 import { producerConnection } from "../src/queue/redis.js";
 import { createRuntime } from "../src/runtime.js";
 
@@ -20,11 +20,7 @@ const config = loadConfigOrExit();
 const rt = createRuntime(config, "coffer-reconcile");
 const redis = producerConnection(config.REDIS_URL);
 redis.on("error", () => undefined);
-const queues = createQueues(redis, {
-  prefix: config.QUEUE_PREFIX,
-  attempts: config.JOB_ATTEMPTS,
-  backoffMs: config.JOB_BACKOFF_MS,
-});
+const queues = createQueues(redis, queueSettings(config));
 const out = (line: string) => process.stdout.write(`${line}\n`);
 let runId: string | undefined;
 try {

@@ -1,7 +1,7 @@
 import { loadConfigOrExit } from "./config.js";
 import { createApp } from "./http/app.js";
 import { producerConnection } from "./queue/redis.js";
-import { closeQueues, createQueues } from "./queue/queues.js";
+import { closeQueues, createQueues, queueSettings } from "./queue/queues.js";
 import { createRuntime, onShutdown } from "./runtime.js";
 
 /** The web process: webhooks in, wallet API out. It does no money work itself. */
@@ -9,11 +9,7 @@ const config = loadConfigOrExit();
 const rt = createRuntime(config, "coffer-web");
 const redis = producerConnection(config.REDIS_URL);
 redis.on("error", (err) => rt.logger.warn({ err: err.message }, "redis connection error"));
-const queues = createQueues(redis, {
-  prefix: config.QUEUE_PREFIX,
-  attempts: config.JOB_ATTEMPTS,
-  backoffMs: config.JOB_BACKOFF_MS,
-});
+const queues = createQueues(redis, queueSettings(config));
 const app = createApp({ ...rt, queues, redisPing: () => redis.ping() });
 const server = app.listen(config.PORT, () => rt.logger.info({ port: config.PORT }, "web listening"));
 server.keepAliveTimeout = 65_000;

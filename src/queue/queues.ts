@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
 import { QUEUE_NAMES, type JobData, type QueueName } from "./names.js";
 
 export interface QueueSettings {
@@ -9,6 +10,15 @@ export interface QueueSettings {
 }
 
 export type Queues = Record<QueueName, Queue<JobData>>;
+
+/** The settings every process takes from its configuration, so the web, workers and scripts agree. */
+export const queueSettings = (
+  c: Pick<Config, "QUEUE_PREFIX" | "JOB_ATTEMPTS" | "JOB_BACKOFF_MS">,
+): QueueSettings => ({
+  prefix: c.QUEUE_PREFIX,
+  attempts: c.JOB_ATTEMPTS,
+  backoffMs: c.JOB_BACKOFF_MS,
+});
 
 /**
  * Completed jobs are kept for a bounded age only: BullMQ silently drops an `add`

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { createApp } from "../../src/http/app.js";
 import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
-import { closeQueues, createQueues, type Queues } from "../../src/queue/queues.js";
+import { closeQueues, createQueues, queueSettings, type Queues } from "../../src/queue/queues.js";
 import { producerConnection } from "../../src/queue/redis.js";
 import { startStandin, type Standin } from "../../src/standin/index.js";
 import { createStripeClient } from "../../src/stripe/client.js";
@@ -65,11 +65,7 @@ export async function startSystem(
   const config = loadConfig(env);
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", () => undefined);
-  const queues = createQueues(redis, {
-    prefix: config.QUEUE_PREFIX,
-    attempts: config.JOB_ATTEMPTS,
-    backoffMs: config.JOB_BACKOFF_MS,
-  });
+  const queues = createQueues(redis, queueSettings(config));
   const logger = createLogger("silent");
   const stripe = createStripeClient({ secretKey: "sk_test_standin", apiBase: standin.url, timeoutMs: 5_000 });
   const app = createApp({
