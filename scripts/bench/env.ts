@@ -88,17 +88,7 @@ export async function createBenchEnv(
   cleanup: Cleanup,
   opts: { workerConcurrency?: number } = {},
 ): Promise<BenchEnv> {
-  const tag = randomBytes(5).toString("hex");
-  const adminUrl = process.env.BENCH_PG_ADMIN_URL ?? "postgres://root@127.0.0.1:5432/postgres";
-  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-  const dbName = `coffer_bench_${tag}`;
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${dbName}`;
-  const databaseUrl = dbUrl.toString();
-
-  // Registered before creating, so a migration that fails half-way still gets dropped.
-  cleanup.add("drop database", () => dropDatabase(adminUrl, dbName));
-  await migrateLatest(databaseUrl);
+  const { tag, adminUrl, redisUrl, dbName, databaseUrl } = await createBenchDatabase(cleanup, "coffer_bench");
 
   // No webhook URL: the bench delivers every event itself, so it decides when timing starts.
   const standin = await startStandin();
@@ -132,6 +122,30 @@ export async function createBenchEnv(
     standin,
     cofferEnv,
   };
+}
+
+export interface BenchDatabase {
+  /** Random, unique to this run: also names queue prefixes and secrets. */
+  tag: string;
+  adminUrl: string;
+  redisUrl: string;
+  dbName: string;
+  databaseUrl: string;
+}
+
+/** A migrated throwaway database named `<prefix>_<tag>`, dropped by `cleanup` however the bench ends. */
+export async function createBenchDatabase(cleanup: Cleanup, prefix: string): Promise<BenchDatabase> {
+  const tag = randomBytes(5).toString("hex");
+  const adminUrl = process.env.BENCH_PG_ADMIN_URL ?? "postgres://root@127.0.0.1:5432/postgres";
+  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const dbName = `${prefix}_${tag}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const databaseUrl = url.toString();
+  // Registered before creating, so a migration that fails half-way still gets dropped.
+  cleanup.add("drop database", () => dropDatabase(adminUrl, dbName));
+  await migrateLatest(databaseUrl);
+  return { tag, adminUrl, redisUrl, dbName, databaseUrl };
 }
 
 async function dropDatabase(adminUrl: string, name: string): Promise<void> {

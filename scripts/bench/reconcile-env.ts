@@ -1,10 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { loadConfig } from "../../src/config.js";
 import { createDb } from "../../src/db/knex.js";
-import { migrateLatest } from "../../src/db/migrate.js";
 import type { ReconcileDeps } from "../../src/flows/reconcile-run.js";
 import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
@@ -14,7 +12,7 @@ import { Runtime } from "../../src/standin/runtime.js";
 import { closeServer, createStandinServer, listen } from "../../src/standin/server.js";
 import { createStripeClient } from "../../src/stripe/client.js";
 import { printed, spawnChild, waitFor } from "./children.js";
-import { inheritedEnv, type Cleanup } from "./env.js";
+import { createBenchDatabase, inheritedEnv, type Cleanup } from "./env.js";
 import { STANDIN_CONFIG, dayToJson, seedStandin, type Day } from "./reconcile-seed.js";
 
 /**
@@ -43,16 +41,7 @@ export async function createReconcileEnv(
   day: Day,
   mode: StandinMode,
 ): Promise<ReconcileEnv> {
-  const tag = randomBytes(5).toString("hex");
-  const adminUrl = process.env.BENCH_PG_ADMIN_URL ?? "postgres://root@127.0.0.1:5432/postgres";
-  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-  const dbName = `coffer_bench_rec_${tag}`;
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  const databaseUrl = url.toString();
-  // Registered before creating, so a migration that fails half-way still gets dropped.
-  cleanup.add("drop database", () => dropDatabase(adminUrl, dbName));
-  await migrateLatest(databaseUrl);
+  const { tag, redisUrl, dbName, databaseUrl } = await createBenchDatabase(cleanup, "coffer_bench_rec");
   const standin = mode === "child" ? await childStandin(cleanup, day) : await inprocStandin(cleanup, day);
   const standinUrl = standin.url;
 
@@ -133,10 +122,4 @@ export async function withClient<T>(databaseUrl: string, fn: (c: pg.Client) => P
   } finally {
     await client.end();
   }
-}
-
-async function dropDatabase(adminUrl: string, name: string): Promise<void> {
-  await withClient(adminUrl, async (client) => {
-    await client.query(`DROP DATABASE IF EXISTS "${name.replaceAll('"', '""')}" WITH (FORCE)`);
-  });
 }
