@@ -129,7 +129,11 @@ describe("a balance transaction Stripe made on its own", () => {
     const metrics = await fetch(`${sys.url}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/coffer_reconciliation_difference_minor\{currency="usd"\} -250/);
     expect(metrics).toMatch(/coffer_reconciliation_unmatched\{side="stripe"\} 1/);
-    const alert = sys.workers[0]!.lines.find((l) => l.alert === true && l.currency === "usd");
+    // The run row is finished before its alert line reaches the worker's stdout.
+    const alert = await eventually(
+      async () => sys.workers[0]!.lines.find((l) => l.alert === true && l.currency === "usd"),
+      { what: "mismatch alert line" },
+    );
     expect(alert).toMatchObject({ run_id: run.id, difference_minor: -250, level: 50 });
     const summary = await adminCall(sys, "GET", "/admin/summary");
     expect(summary.body.last_reconciliation).toMatchObject({ run_id: run.id, status: "mismatch" });

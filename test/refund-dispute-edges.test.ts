@@ -228,8 +228,11 @@ describe("bad or hostile events fail with a clear reason and move no money", () 
     const row = await event(id);
     expect(row).toMatchObject({ status: "failed", attempts: 1 });
     expect(row.last_error).toMatch(error);
-    const alert = sys.workers[0]!.lines.find((l) => l.event_id === id && l.alert === true && l.level === 50);
-    expect(alert).toBeDefined();
+    // The row is marked failed just before the alert line is written, so wait for the line.
+    await eventually(
+      async () => sys.workers[0]!.lines.some((l) => l.event_id === id && l.alert === true && l.level === 50),
+      { what: "alert line" },
+    );
     const after = await sys.tdb.db("wallet_ledger").count({ n: "*" }).first();
     // Only the setup's own payment credit (2 entries + 2 fee entries) may have been added.
     expect(Number(after?.n) - Number(before?.n)).toBeLessThanOrEqual(4);
