@@ -1,22 +1,25 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type Stripe from "stripe";
-import { finishEvent, noteRetry, startProcessing } from "../src/db/stores/events.js";
+import { finishEvent, noteRetry, releaseForDelay, startProcessing } from "../src/db/stores/events.js";
 import type { FlowDeps } from "../src/flows/deps.js";
 import { isDomainError } from "../src/ledger/errors.js";
 import type { EventJob, QueueName } from "../src/queue/names.js";
 import { toCommand } from "../src/stripe/commands.js";
-import { classifyStripeError } from "../src/stripe/errors.js";
+import { classifyStripeError, stripeRateLimit } from "../src/stripe/errors.js";
 import { handleCommand } from "../src/flows/handle-command.js";
+import { delayJob, rateLimitDelayMs } from "./delay.js";
 
 /**
  * The life of one event job, the same for every queue:
  * claim the row (`processing`, attempts+1) → map to a command → run it →
  * `processed`; or, on error, decide between retry with backoff and `failed`.
+ * A rate limit (our Stripe budget, or Stripe's 429) is neither: the job is
+ * delayed without spending an attempt, and the row's claim is given back.
  * Every log line carries event_id and job_id (the legacy system lost event_id
  * on some paths), and each job ends with exactly one outcome line.
  */
 export function eventProcessor(deps: FlowDeps, queue: QueueName) {
-  return async (job: Job<EventJob>): Promise<string> => {
+  return async (job: Job<EventJob>, token?: string): Promise<string> => {
     const eventId = job.data.eventId;
     const log = deps.log.child({ event_id: eventId, job_id: job.id, queue });
     const started = performance.now();
@@ -39,6 +42,22 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
       log.info(done("processed", { result, attempts: row.attempts }), "job done");
       return result;
     } catch (err) {
+      const limited = stripeRateLimit(err);
+      if (limited && token !== undefined) {
+        const delayMs = rateLimitDelayMs(job, limited);
+        const retryAt = new Date(Date.now() + delayMs).toISOString();
+        await releaseForDelay(
+          deps.db,
+          eventId,
+          `rate limited by Stripe (${limited.reason}), retrying at ${retryAt}`,
+        );
+        deps.metrics.jobDuration.observe(
+          { queue, outcome: "rate_limited" },
+          (performance.now() - started) / 1000,
+        );
+        log.info({ reason: limited.reason, retry_at: retryAt }, "job delayed: Stripe rate limit");
+        throw await delayJob(job, token, delayMs);
+      }
       const kind = failureKind(err);
       const message = err instanceof Error ? err.message : String(err);
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

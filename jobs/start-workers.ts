@@ -11,7 +11,7 @@ import {
   type WithdrawalJob,
 } from "../src/queue/names.js";
 import { closeQueues, createQueues, queueSettings } from "../src/queue/queues.js";
-import { producerConnection, workerConnection } from "../src/queue/redis.js";
+import { workerConnection } from "../src/queue/redis.js";
 import type { Runtime } from "../src/runtime.js";
 import { serveWorkerMetrics } from "./metrics-server.js";
 import { eventProcessor } from "./process-event.js";
@@ -27,24 +27,32 @@ import { startSweeper } from "./sweeper.js";
 export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<void> }> {
   const { config, logger } = rt;
   const connection = workerConnection(config.REDIS_URL);
-  const producer = producerConnection(config.REDIS_URL);
-  for (const c of [connection, producer])
-    c.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  connection.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  // The runtime's producer connection, which the Stripe budget counts on too.
+  const producer = rt.redis;
   connection.on("ready", () => void checkRedisPolicy(connection, logger));
 
   const queues = createQueues(producer, queueSettings(config));
-  const deps = { config, db: rt.db, stripe: rt.stripe, metrics: rt.metrics, log: logger };
+  const deps = {
+    config,
+    db: rt.db,
+    stripe: rt.stripe,
+    metrics: rt.metrics,
+    log: logger,
+    ...(rt.now && { now: rt.now }),
+  };
   const executeWithdrawal = withdrawalProcessor(deps);
   const reconcile = reconciliationProcessor({ ...deps, queues });
   const workers = config.WORKER_QUEUES.map((name) => {
     const onEvent = eventProcessor(deps, name);
     // Each queue carries its Stripe events; `withdrawals` also carries the payout jobs that approvals
-    // start, and `reconciliation` the runs.
+    // start, and `reconciliation` the runs. The token lets a processor delay its own job
+    // (moveToDelayed) without spending an attempt.
     const processor = (job: Job<JobData>, token?: string) => {
-      if (job.name === EXECUTE_WITHDRAWAL) return executeWithdrawal(job as Job<WithdrawalJob>);
+      if (job.name === EXECUTE_WITHDRAWAL) return executeWithdrawal(job as Job<WithdrawalJob>, token);
       if (job.name === RECONCILE_RUN || job.name === RECONCILE_SCHEDULED)
         return reconcile(job as Job<ReconcileJob>, token);
-      return onEvent(job as Job<EventJob>);
+      return onEvent(job as Job<EventJob>, token);
     };
     const w = new Worker<JobData>(name, processor, {
       connection,

@@ -23,6 +23,7 @@ export interface SweeperOptions {
  * thing that recovers from exactly that. Postgres says which events are still
  * open; for each, the job is re-added unless BullMQ still has it pending.
  * Several workers sweeping at once is harmless: jobId = event id dedupes.
+ * A job delayed by a rate limit counts as pending, so it is never added twice.
  */
 export function startSweeper(
   deps: { db: Db; queues: Queues; log: Logger; metrics: Metrics },
@@ -44,8 +45,10 @@ export function startSweeper(
       }
     }
     await touchEnqueued(deps.db, touched);
-    // Approved withdrawals whose job Redis lost (or that exhausted its retries on
-    // balance_insufficient) are picked up again: executeWithdrawal is safe to re-run.
+    // Approved withdrawals whose job Redis lost, or that spent its attempts on a transient error,
+    // are picked up again: executeWithdrawal is safe to re-run. One waiting for funds or out a
+    // rate limit has a delayed job, which ensureJob leaves alone ("present"): it neither gets a
+    // second job nor starts again under a new key.
     for (const id of await findStalledWithdrawals(deps.db, o.afterMs, o.batch ?? 500)) {
       const result = await ensureJob(deps.queues, "withdrawals", {
         id: withdrawalJobId(id),

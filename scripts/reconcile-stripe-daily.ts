@@ -5,7 +5,6 @@ import { runReconciliation } from "../src/flows/reconcile-run.js";
 import { previousUtcDay, requestedWindow } from "../src/flows/reconcile-window.js";
 import { newId } from "../src/ids.js";
 import { closeQueues, createQueues, queueSettings } from "../src/queue/queues.js";
-import { producerConnection } from "../src/queue/redis.js";
 import { createRuntime } from "../src/runtime.js";
 
 /**
@@ -18,8 +17,8 @@ import { createRuntime } from "../src/runtime.js";
 const { values } = parseArgs({ options: { from: { type: "string" }, to: { type: "string" } } });
 const config = loadConfigOrExit();
 const rt = createRuntime(config, "coffer-reconcile");
-const redis = producerConnection(config.REDIS_URL);
-redis.on("error", () => undefined);
+// The runtime's connection, which the Stripe budget counts on too; closed below, or the process would not end.
+const redis = rt.redis;
 const queues = createQueues(redis, queueSettings(config));
 const out = (line: string) => process.stdout.write(`${line}\n`);
 let runId: string | undefined;

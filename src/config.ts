@@ -71,6 +71,8 @@ const schema = z.object({
   STRIPE_LIVEMODE: bool.default(false),
   STRIPE_API_BASE: z.string().url().optional(),
   STRIPE_TIMEOUT_MS: int(10_000, 100),
+  // One budget for every process (src/stripe/budget.ts); 2 is the least a windowed limit can honour.
+  STRIPE_MAX_RPS: z.coerce.number().int().min(2).max(10_000).default(20),
   AUTH_JWT_SECRET: z.string().min(16, "must be at least 16 characters"),
   WITHDRAWAL_FEES: feesJson.prefault(
     JSON.stringify({ default: { fixed_minor: 25, bps: 100, min_minor: 500 } }),

@@ -1,14 +1,13 @@
 import { loadConfigOrExit } from "./config.js";
 import { createApp } from "./http/app.js";
-import { producerConnection } from "./queue/redis.js";
 import { closeQueues, createQueues, queueSettings } from "./queue/queues.js";
 import { createRuntime, onShutdown } from "./runtime.js";
 
 /** The web process: webhooks in, wallet API out. It does no money work itself. */
 const config = loadConfigOrExit();
 const rt = createRuntime(config, "coffer-web");
-const redis = producerConnection(config.REDIS_URL);
-redis.on("error", (err) => rt.logger.warn({ err: err.message }, "redis connection error"));
+// The runtime's connection: the Stripe budget counts on it too.
+const redis = rt.redis;
 const queues = createQueues(redis, queueSettings(config));
 const app = createApp({ ...rt, queues, redisPing: () => redis.ping() });
 const server = app.listen(config.PORT, () => rt.logger.info({ port: config.PORT }, "web listening"));

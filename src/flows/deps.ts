@@ -11,4 +11,11 @@ export interface FlowDeps {
   stripe: Stripe;
   metrics: Metrics;
   log: Logger;
+  /**
+   * The clock for what a flow decides by elapsed time (how long a withdrawal has waited for
+   * funds). Absent: the system clock. A test passes one it can move to simulate days.
+   */
+  now?: () => Date;
 }
+
+export const nowOf = (deps: Pick<FlowDeps, "now">): Date => deps.now?.() ?? new Date();

@@ -4,7 +4,7 @@ import { attachPaymentIntent, insertCreating, updateTopUp, type TopUpRow } from 
 import { DomainError } from "../ledger/errors.js";
 import { newId } from "../ids.js";
 import type { Currency } from "../money/currencies.js";
-import { classifyStripeError } from "../stripe/errors.js";
+import { classifyStripeError, rateLimitedError, stripeRateLimit } from "../stripe/errors.js";
 import type { FlowDeps } from "./deps.js";
 
 export interface TopUpRequest {
@@ -62,6 +62,9 @@ export async function createTopUp(deps: FlowDeps, req: TopUpRequest): Promise<To
 }
 
 async function stripeFailure(deps: FlowDeps, row: TopUpRow, err: unknown): Promise<Error> {
+  // Rate limited (our budget or Stripe): nothing was created; the row stays `creating` for the retry.
+  const limited = stripeRateLimit(err);
+  if (limited) return rateLimitedError(limited);
   const kind = classifyStripeError(err);
   if (kind === "transient" || kind === "idempotency" || kind === null) {
     // Stripe may or may not have acted; the row stays `creating` and a retry with the same key resolves it.

@@ -11,11 +11,15 @@ import { withTransaction } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
 import { withdrawalRelease, withdrawalReturned, withdrawalTransferred } from "../ledger/movements.js";
 import type { Currency } from "../money/currencies.js";
-import { classifyStripeError } from "../stripe/errors.js";
-import type { FlowDeps } from "./deps.js";
+import { classifyStripeError, stripeRateLimit } from "../stripe/errors.js";
+import { nowOf, type FlowDeps } from "./deps.js";
+import { fundsCover, waitForFunds, type Stage } from "./withdrawal-funds-wait.js";
 import { returnFunds } from "./withdrawal-outcome.js";
 
 type Log = FlowDeps["log"];
+
+/** A stage went through: whatever wait for funds there was is over. */
+const WAIT_OVER = { funds_waiting_since: null, funds_wait_long_alerted: false } as const;
 
 /**
  * Pays an approved withdrawal: a Transfer of the net to the user's connected
@@ -23,6 +27,8 @@ type Log = FlowDeps["log"];
  * times (job retries, a Bull Board retry of a finished job): before creating
  * either object it looks for one made by an earlier attempt, because Stripe's
  * idempotency keys (`wd_…:transfer`, `wd_…:payout`) only last 24 hours.
+ * While Stripe lacks the funds it throws WaitingForFunds, and a rate limit
+ * passes through as it came; the job waits on either without spending an attempt.
  */
 export async function executeWithdrawal(deps: FlowDeps, id: string, log: Log): Promise<string> {
   let wd = await getWithdrawal(deps.db, id);
@@ -32,6 +38,7 @@ export async function executeWithdrawal(deps: FlowDeps, id: string, log: Log): P
   const account = wd.connected_account_id!;
 
   if (!wd.transfer_id) {
+    const waited = wd;
     const transfer = (await findTransfer(deps.stripe, wd)) ?? (await createTransfer(deps, wd, log));
     if (!transfer) return "failed";
     wd = await withTransaction(deps.db, async (trx) => {
@@ -48,22 +55,43 @@ export async function executeWithdrawal(deps: FlowDeps, id: string, log: Log): P
           transfer_id: transfer.id,
           status: "reversed",
           last_error: "transfer reversed before it was recorded",
+          ...WAIT_OVER,
         });
       }
-      return updateWithdrawal(trx, id, { transfer_id: transfer.id, status: "processing", last_error: null });
+      return updateWithdrawal(trx, id, {
+        transfer_id: transfer.id,
+        status: "processing",
+        last_error: null,
+        ...WAIT_OVER,
+      });
     });
-    log.info({ withdrawal_id: id, transfer_id: transfer.id }, "withdrawal transferred");
+    log.info(
+      { withdrawal_id: id, transfer_id: transfer.id, ...waitedFor(deps, waited) },
+      "withdrawal transferred",
+    );
   }
   if (wd.status !== "processing" || wd.payout_id) return wd.status;
 
+  const waited = wd;
   const payout = (await findPayout(deps.stripe, wd, account)) ?? (await createPayout(deps, wd, account, log));
   if (!payout) return "failed";
   await withTransaction(deps.db, async (trx) => {
     const locked = (await lockWithdrawal(trx, id))!;
-    if (!locked.payout_id) await updateWithdrawal(trx, id, { payout_id: payout.id, last_error: null });
+    if (!locked.payout_id)
+      await updateWithdrawal(trx, id, { payout_id: payout.id, last_error: null, ...WAIT_OVER });
   });
-  log.info({ withdrawal_id: id, payout_id: payout.id }, "payout created on the connected account");
+  log.info(
+    { withdrawal_id: id, payout_id: payout.id, ...waitedFor(deps, waited) },
+    "payout created on the connected account",
+  );
   return "payout_created";
+}
+
+/** How long the stage had waited for funds, for the line that says it went through. */
+function waitedFor(deps: FlowDeps, wd: WithdrawalRow): { waited_for_funds_h?: number } {
+  if (!wd.funds_waiting_since) return {};
+  const hours = (nowOf(deps).getTime() - wd.funds_waiting_since.getTime()) / 3_600_000;
+  return { waited_for_funds_h: Math.round(hours * 10) / 10 };
 }
 
 /** The transfer an earlier attempt made, found by its group even after the idempotency key expired. */
@@ -90,7 +118,7 @@ async function findPayout(
 }
 
 async function createTransfer(deps: FlowDeps, wd: WithdrawalRow, log: Log): Promise<Stripe.Transfer | null> {
-  await bumpAttempts(deps.db, wd.id, "transfer_attempts");
+  await beforeCreate(deps, wd, "transfer", log);
   try {
     return await deps.stripe.transfers.create(
       {
@@ -103,7 +131,7 @@ async function createTransfer(deps: FlowDeps, wd: WithdrawalRow, log: Log): Prom
       { idempotencyKey: stripeKey(wd.id, "transfer", wd.transfer_key_version) },
     );
   } catch (err) {
-    if (isBalanceInsufficient(err)) await bumpAttempts(deps.db, wd.id, "transfer_key_version");
+    await steer(deps, wd, "transfer", err, log);
     if (!isFinalRefusal(err, wd.transfer_attempts)) throw retryable(err);
     // Stripe refused and no earlier attempt can have moved money: the hold goes back to the user.
     await withTransaction(deps.db, async (trx) => {
@@ -116,7 +144,7 @@ async function createTransfer(deps: FlowDeps, wd: WithdrawalRow, log: Log): Prom
           currency: wd.currency as Currency,
         }),
       );
-      await updateWithdrawal(trx, wd.id, { status: "failed", last_error: errorText(err) });
+      await updateWithdrawal(trx, wd.id, { status: "failed", last_error: errorText(err), ...WAIT_OVER });
     });
     log.error(
       { withdrawal_id: wd.id, err, alert: true },
@@ -132,7 +160,7 @@ async function createPayout(
   account: string,
   log: Log,
 ): Promise<Stripe.Payout | null> {
-  await bumpAttempts(deps.db, wd.id, "payout_attempts");
+  await beforeCreate(deps, wd, "payout", log);
   try {
     return await deps.stripe.payouts.create(
       {
@@ -143,7 +171,7 @@ async function createPayout(
       { stripeAccount: account, idempotencyKey: stripeKey(wd.id, "payout", wd.payout_key_version) },
     );
   } catch (err) {
-    if (isBalanceInsufficient(err)) await bumpAttempts(deps.db, wd.id, "payout_key_version");
+    await steer(deps, wd, "payout", err, log);
     if (!isFinalRefusal(err, wd.payout_attempts)) throw retryable(err);
     // The transfer already left; with no payout possible, take it back and return the money.
     log.error(
@@ -156,14 +184,42 @@ async function createPayout(
 }
 
 /**
- * A Stripe 4xx ends the withdrawal only when it is not `balance_insufficient`
- * (top-up funds still pending: retry later), not an idempotency error, and no
- * earlier attempt may have reached Stripe (`attemptsBefore` is the count read
+ * Before a create: a withdrawal already waiting for funds first reads the balance and creates
+ * only once it covers the net (see fundsCover). Then the attempt is counted, before the call, so
+ * that a crash mid-call still counts as an attempt that may have reached Stripe.
+ */
+async function beforeCreate(deps: FlowDeps, wd: WithdrawalRow, stage: Stage, log: Log): Promise<void> {
+  if (wd.funds_waiting_since && !(await fundsCover(deps, wd, stage)))
+    throw await waitForFunds(deps, wd, stage, log);
+  await bumpAttempts(deps.db, wd.id, stage === "transfer" ? "transfer_attempts" : "payout_attempts");
+}
+
+/**
+ * The create's errors that are not the withdrawal's fault, thrown on for the job to wait out:
+ * - a rate limit: nothing reached Stripe's endpoint, so the attempt is taken back and the same
+ *   key is used again next time;
+ * - `balance_insufficient`: Stripe saved that refusal under this key for 24 h, so the next create
+ *   gets the next key version (the lookup by transfer group / metadata still prevents a double),
+ *   and the withdrawal waits for the funds.
+ */
+async function steer(deps: FlowDeps, wd: WithdrawalRow, stage: Stage, err: unknown, log: Log): Promise<void> {
+  if (stripeRateLimit(err)) {
+    await bumpAttempts(deps.db, wd.id, stage === "transfer" ? "transfer_attempts" : "payout_attempts", -1);
+    throw err;
+  }
+  if (isBalanceInsufficient(err)) {
+    await bumpAttempts(deps.db, wd.id, stage === "transfer" ? "transfer_key_version" : "payout_key_version");
+    throw await waitForFunds(deps, wd, stage, log);
+  }
+}
+
+/**
+ * A Stripe 4xx ends the withdrawal only when it is not an idempotency error and
+ * no earlier attempt may have reached Stripe (`attemptsBefore` is the count read
  * before this attempt). Everything else is retried.
  */
 function isFinalRefusal(err: unknown, attemptsBefore: number): boolean {
   if (classifyStripeError(err) !== "invalid" && classifyStripeError(err) !== "missing") return false;
-  if (isBalanceInsufficient(err)) return false;
   return attemptsBefore === 0;
 }
 
@@ -171,12 +227,12 @@ const isBalanceInsufficient = (err: unknown) =>
   err instanceof Stripe.errors.StripeError && err.code === "balance_insufficient";
 
 /**
- * SPEC's keys are `wd_…:transfer` and `wd_…:payout`. Stripe keeps a refusal
- * under its key for 24 h, so after each `balance_insufficient` (which proves
- * nothing was created) the next attempt gets a new version of the key; the
- * lookup by transfer group / metadata before every create still prevents a double.
+ * SPEC's keys are `wd_…:transfer` and `wd_…:payout`. After each `balance_insufficient`
+ * (which proves nothing was created, and which Stripe keeps under its key for 24 h)
+ * the next create gets a new version of the key; the lookup by transfer group /
+ * metadata before every create still prevents a double. Other errors keep the key.
  */
-const stripeKey = (id: string, what: "transfer" | "payout", version: number) =>
+const stripeKey = (id: string, what: Stage, version: number) =>
   version === 0 ? `${id}:${what}` : `${id}:${what}:v${version}`;
 
 function retryable(err: unknown): Error {

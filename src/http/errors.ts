@@ -1,7 +1,7 @@
 import type { Context, Next } from "koa";
 import Stripe from "stripe";
 import { DomainError } from "../ledger/errors.js";
-import { classifyStripeError } from "../stripe/errors.js";
+import { classifyStripeError, rateLimitedError, stripeRateLimit } from "../stripe/errors.js";
 
 /** The single code → HTTP status table. A code not listed is a 500: add it here. */
 const STATUS: Readonly<Record<string, number>> = {
@@ -50,8 +50,12 @@ const STATUS: Readonly<Record<string, number>> = {
   stripe_rejected: 422,
   stripe_error: 502,
   stripe_unavailable: 503,
+  stripe_rate_limited: 503,
   service_unavailable: 503,
 };
+
+/** Every code the API answers with; the OpenAPI document lists them. */
+export const ERROR_CODES: readonly string[] = [...Object.keys(STATUS), "internal_error"];
 
 export const statusForCode = (code: string): number => STATUS[code] ?? 500;
 
@@ -65,12 +69,17 @@ export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) throw httpError("not_found", "no such route");
-  } catch (err) {
+  } catch (caught) {
     const requestId = ctx.state.requestId as string;
+    // Our Stripe budget or Stripe itself said "not now": 503 stripe_rate_limited with Retry-After,
+    // whether a flow already turned it into that code or let the raw error through.
+    const limited = stripeRateLimit(caught);
+    const err = limited ? rateLimitedError(limited) : caught;
+    if (limited) ctx.state.log?.warn({ reason: limited.reason }, "Stripe call rate limited");
     if (err instanceof DomainError && STATUS[err.code] !== undefined) {
       ctx.status = statusForCode(err.code);
       ctx.body = { error: { code: err.code, message: err.message, request_id: requestId, ...err.details } };
-      if (err.code === "rate_limited" && typeof err.details.retry_after_s === "number") {
+      if (typeof err.details.retry_after_s === "number") {
         ctx.set("Retry-After", String(err.details.retry_after_s));
       }
       return;

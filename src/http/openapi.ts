@@ -1,4 +1,5 @@
 import { WITHDRAWAL_STATUSES } from "../db/stores/withdrawals.js";
+import { ERROR_CODES } from "./errors.js";
 
 /**
  * The OpenAPI description served at /openapi.json. Kept beside the routes and
@@ -153,6 +154,7 @@ export const OPENAPI = {
           }),
           "401": error,
           "502": error,
+          "503": error,
         },
       },
       get: {
@@ -186,6 +188,8 @@ export const OPENAPI = {
           "401": error,
           "409": error,
           "422": error,
+          "502": error,
+          "503": error,
         },
       },
     },
@@ -326,6 +330,13 @@ export const OPENAPI = {
     responses: {
       Error: {
         description: "Error",
+        headers: {
+          "Retry-After": {
+            description:
+              "Seconds to wait; sent with 429 `rate_limited` and with 503 `stripe_rate_limited` (Coffer's shared Stripe request budget is exhausted or Stripe answered 429)",
+            schema: { type: "integer", minimum: 1 },
+          },
+        },
         content: {
           "application/json": {
             schema: {
@@ -336,9 +347,13 @@ export const OPENAPI = {
                   type: "object",
                   required: ["code", "message", "request_id"],
                   properties: {
-                    code: { type: "string" },
+                    code: { enum: ERROR_CODES, description: "The code → status table is src/http/errors.ts" },
                     message: { type: "string" },
                     request_id: { type: "string" },
+                    retry_after_s: {
+                      type: "integer",
+                      description: "With `rate_limited` and `stripe_rate_limited`",
+                    },
                   },
                 },
               },

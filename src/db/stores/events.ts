@@ -127,6 +127,20 @@ export async function noteRetry(trx: Tx, id: string, error: string): Promise<voi
     .update({ status: "enqueued", last_error: error });
 }
 
+/**
+ * A rate limit delayed the job (BullMQ's DelayedError): the claim is given back, attempt and all,
+ * because nothing about the event failed. The row is open again with the reason in `last_error`;
+ * `enqueued_at` is touched since its job is known to exist (delayed), so the sweeper leaves it be.
+ */
+export async function releaseForDelay(trx: Tx, id: string, reason: string): Promise<void> {
+  await trx.raw(
+    `UPDATE stripe_webhook_events
+        SET status = 'enqueued', attempts = GREATEST(attempts - 1, 0), last_error = ?, enqueued_at = now()
+      WHERE id = ? AND status = 'processing'`,
+    [reason, id],
+  );
+}
+
 /** Open events whose last enqueue is older than the threshold: the sweeper's work list. */
 export async function findStaleOpenEvents(
   trx: Tx,

@@ -33,6 +33,9 @@ export interface WithdrawalRow {
   payout_attempts: number;
   transfer_key_version: number;
   payout_key_version: number;
+  /** Set while Stripe says `balance_insufficient`: the withdrawal waits for funds since then. */
+  funds_waiting_since: Date | null;
+  funds_wait_long_alerted: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -86,12 +89,51 @@ export async function updateWithdrawal(
   return row!;
 }
 
+/** `by = -1` takes back an attempt that provably never reached Stripe (a rate limit). */
 export async function bumpAttempts(
   trx: Tx,
   id: string,
   column: "transfer_attempts" | "payout_attempts" | "transfer_key_version" | "payout_key_version",
+  by = 1,
 ): Promise<void> {
-  await trx("withdrawal_requests").where({ id }).increment(column, 1);
+  await trx("withdrawal_requests").where({ id }).increment(column, by);
+}
+
+/**
+ * Starts (or continues) a wait for Stripe funds at `now`, writing why in `last_error`. `started`
+ * is true for the one call that began the wait, so its alert is logged once across workers.
+ */
+export async function noteFundsWait(
+  trx: Tx,
+  id: string,
+  now: Date,
+  lastError: (since: Date) => string,
+): Promise<{ since: Date; started: boolean }> {
+  const started = await trx("withdrawal_requests")
+    .where({ id })
+    .whereNull("funds_waiting_since")
+    .update({ funds_waiting_since: now, funds_wait_long_alerted: false }, ["id"]);
+  const row = await getWithdrawal(trx, id);
+  const since = row?.funds_waiting_since ?? now;
+  await updateWithdrawal(trx, id, { last_error: lastError(since) });
+  return { since, started: started.length > 0 };
+}
+
+/** True for the one caller that marks a long wait as alerted. */
+export async function markLongWaitAlerted(trx: Tx, id: string): Promise<boolean> {
+  const rows = await trx("withdrawal_requests")
+    .where({ id, funds_wait_long_alerted: false })
+    .whereNotNull("funds_waiting_since")
+    .update({ funds_wait_long_alerted: true }, ["id"]);
+  return rows.length > 0;
+}
+
+/** Why an open withdrawal is not moving right now (a rate limit); a final one keeps its own reason. */
+export async function noteOpenError(trx: Tx, id: string, lastError: string): Promise<void> {
+  await trx("withdrawal_requests")
+    .where({ id })
+    .whereIn("status", ["approved", "processing"])
+    .update({ last_error: lastError, updated_at: trx.fn.now() });
 }
 
 export async function listWithdrawals(
@@ -108,7 +150,11 @@ export async function listWithdrawals(
   return { data: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
 }
 
-/** Approved or in-flight withdrawals not touched for a while: the sweeper makes sure each has a job. */
+/**
+ * Approved or in-flight withdrawals not touched for a while: the sweeper makes sure each has a
+ * job. One waiting for funds is among them (its job is delayed for up to an hour), and ensureJob
+ * finds that delayed job present and leaves it be.
+ */
 export async function findStalledWithdrawals(trx: Tx, olderThanMs: number, limit: number): Promise<string[]> {
   return trx("withdrawal_requests")
     .where((q) =>
