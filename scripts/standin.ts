@@ -5,11 +5,17 @@
  *   STRIPE_WEBHOOK_URL     where to deliver events (optional; settable later via POST /_standin/webhook)
  *   STRIPE_WEBHOOK_SECRET  signing secret; the first entry when comma-separated, matching the
  *                          secret Coffer tries first
+ *   STANDIN_CONNECT_WEBHOOK_SECRET  signs events of connected accounts, as Stripe's separate Connect
+ *                          endpoint does; unset, STRIPE_WEBHOOK_SECRET's first entry signs them too.
+ *                          Coffer accepts any entry of its STRIPE_WEBHOOK_SECRET list, so list both there.
  *   STANDIN_SETTLEMENT_CURRENCIES  comma-separated, default first (e.g. `usd`): charges in other
  *                          currencies settle converted; unset, every currency settles as itself
+ *   STANDIN_RATE_LIMITS    test | live | off: Stripe's per-account (25/s sandbox, 100/s live) and
+ *                          per-endpoint (25/s) limits; default DEFAULT_RATE_LIMITS in src/standin/rate-limits.ts
  */
 import { pino } from "pino";
-import { startStandin } from "../src/standin/index.js";
+import { DEFAULT_RATE_LIMITS, parseRateLimitMode, startStandin } from "../src/standin/index.js";
+import type { RateLimitMode } from "../src/standin/index.js";
 
 const logger = pino({ name: "stripe-standin", level: process.env.LOG_LEVEL ?? "info" });
 
@@ -21,6 +27,16 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
 const secret = process.env.STRIPE_WEBHOOK_SECRET?.split(",")[0]?.trim() || undefined;
 const webhookUrl = process.env.STRIPE_WEBHOOK_URL || undefined;
 
+const connectSecret = process.env.STANDIN_CONNECT_WEBHOOK_SECRET?.trim() || undefined;
+let rateLimits: RateLimitMode = DEFAULT_RATE_LIMITS;
+try {
+  const raw = process.env.STANDIN_RATE_LIMITS?.trim();
+  if (raw) rateLimits = parseRateLimitMode(raw, "STANDIN_RATE_LIMITS");
+} catch (err) {
+  logger.error({ STANDIN_RATE_LIMITS: process.env.STANDIN_RATE_LIMITS }, String(err));
+  process.exit(1);
+}
+
 const bindHost = process.env.STANDIN_HOST || "127.0.0.1";
 const settlementCurrencies = process.env.STANDIN_SETTLEMENT_CURRENCIES?.split(",")
   .map((c) => c.trim())
@@ -30,11 +46,19 @@ const standin = await startStandin({
   bindHost,
   webhookUrl,
   webhookSecret: secret,
+  connectWebhookSecret: connectSecret,
+  rateLimits,
   logger,
   ...(settlementCurrencies?.length ? { settlementCurrencies } : {}),
 });
 logger.info(
-  { url: standin.url, webhookUrl: webhookUrl ?? null, settlementCurrencies: settlementCurrencies ?? null },
+  {
+    url: standin.url,
+    webhookUrl: webhookUrl ?? null,
+    settlementCurrencies: settlementCurrencies ?? null,
+    rateLimits,
+    connectSecret: connectSecret !== undefined,
+  },
   `Stripe stand-in listening on ${standin.url}`,
 );
 

@@ -67,7 +67,10 @@ describe("refunds", () => {
     });
     const after = await stripe.charges.retrieve(charge);
     expect(after).toMatchObject({ amount_refunded: 2000, refunded: true });
-    expect(after.refunds?.data.map((r) => r.id)).toEqual([refund.id]);
+    // Since API 2022-11-15 a charge carries its refunds only when asked for them.
+    expect(after).not.toHaveProperty("refunds");
+    const withRefunds = await stripe.charges.retrieve(charge, { expand: ["refunds"] });
+    expect(withRefunds.refunds?.data.map((r) => r.id)).toEqual([refund.id]);
 
     const events = eventsFor(charge);
     expect(types(events)).toEqual(["refund.created", "charge.refunded"]);
@@ -88,7 +91,7 @@ describe("refunds", () => {
       [1000, false],
       [1500, false],
     ]);
-    const after = await stripe.charges.retrieve(charge);
+    const after = await stripe.charges.retrieve(charge, { expand: ["refunds"] });
     expect(after).toMatchObject({ amount_refunded: 1500, refunded: false });
     expect(after.refunds?.data.map((r) => r.id)).toEqual([second.id, first.id]);
     expect((await stripe.refunds.list({ charge })).data.map((r) => r.id)).toEqual([second.id, first.id]);
@@ -181,15 +184,15 @@ describe("refunds", () => {
     expect((await stripe.charges.retrieve(charge)).amount_refunded).toBe(0);
   });
 
-  it("cancels a pending refund but not a succeeded one", async () => {
+  it("cancels only a refund in requires_action, never a pending or succeeded one", async () => {
     const { charge } = await paid(2500);
-    const refund = await stripe.refunds.create({
+    const waiting = await stripe.refunds.create({
       charge,
       amount: 700,
-      metadata: { standin_status: "pending" },
+      metadata: { standin_status: "requires_action" },
     });
-    const canceled = await stripe.refunds.cancel(refund.id);
-    expect(canceled.status).toBe("canceled");
+    const canceled = await stripe.refunds.cancel(waiting.id);
+    expect(canceled).toMatchObject({ status: "canceled", failure_reason: "merchant_request" });
     expect(await txn(canceled.failure_balance_transaction)).toMatchObject({
       type: "refund_failure",
       amount: 700,
@@ -197,11 +200,21 @@ describe("refunds", () => {
     expect((await stripe.charges.retrieve(charge)).amount_refunded).toBe(0);
     expect(types(eventsFor(charge)).slice(2)).toEqual(["refund.updated", "charge.refund.updated"]);
 
+    // Stripe: "You can't cancel refunds in other states." A pending refund is on its way.
+    const pending = await stripe.refunds.create({
+      charge,
+      amount: 200,
+      metadata: { standin_status: "pending" },
+    });
+    const notPending = await stripeFailure(stripe.refunds.cancel(pending.id));
+    expect(notPending).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(notPending.message).toMatch(/status of pending.*may be canceled: requires_action\./);
     const done = await stripe.refunds.create({ charge, amount: 300 });
     const refused = await stripeFailure(stripe.refunds.cancel(done.id));
-    expect(refused).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(refused.message).toMatch(/cannot be canceled because it has a status of succeeded/);
+    expect((await stripe.refunds.retrieve(pending.id)).status).toBe("pending");
     expect((await stripe.refunds.retrieve(done.id)).status).toBe("succeeded");
+    expect((await stripe.charges.retrieve(charge)).amount_refunded).toBe(500);
   });
 
   it("replays a refund created twice with one Idempotency-Key, refunding once", async () => {

@@ -91,8 +91,8 @@ describe("payment intents", () => {
       amount_refunded: 0,
       refunded: false,
       payment_intent: pi.id,
-      refunds: { object: "list", data: [] },
     });
+    expect(charge).not.toHaveProperty("refunds"); // absent unless expanded, since API 2022-11-15
     const txn = charge.balance_transaction as Stripe.BalanceTransaction;
     // round(1099 × 290 / 10000) + 30 = round(31.871) + 30 = 62
     expect(txn).toMatchObject({ type: "charge", source: charge.id, amount: 1099, fee: 62, net: 1037 });
@@ -120,7 +120,7 @@ describe("payment intents", () => {
     ]);
   });
 
-  it("captures part of a manual authorization and books only the captured amount", async () => {
+  it("captures part of a manual authorization, books only that, and refunds the rest at once", async () => {
     const pi = await stripe.paymentIntents.create({
       amount: 5000,
       currency: "usd",
@@ -130,6 +130,8 @@ describe("payment intents", () => {
       expand: ["latest_charge"],
     });
     expect(pi).toMatchObject({ status: "requires_capture", amount_capturable: 5000, amount_received: 0 });
+    // A held payment is card-only: bank debits cannot be captured later.
+    expect(pi.payment_method_types).toEqual(["card"]);
     expect(pi.latest_charge).toMatchObject({
       captured: false,
       balance_transaction: null,
@@ -141,11 +143,18 @@ describe("payment intents", () => {
 
     const captured = await stripe.paymentIntents.capture(pi.id, {
       amount_to_capture: 3000,
-      expand: ["latest_charge.balance_transaction"],
+      expand: ["latest_charge.balance_transaction", "latest_charge.refunds"],
     });
     expect(captured).toMatchObject({ status: "succeeded", amount_received: 3000, amount_capturable: 0 });
     const charge = captured.latest_charge as Stripe.Charge;
-    expect(charge).toMatchObject({ captured: true, amount_captured: 3000, amount: 5000 });
+    // Stripe refunds what was not captured: the charge is partly refunded from the start.
+    expect(charge).toMatchObject({
+      captured: true,
+      amount: 5000,
+      amount_captured: 3000,
+      amount_refunded: 2000,
+      refunded: false,
+    });
     // round(3000 × 290 / 10000) + 30 = 87 + 30
     expect(charge.balance_transaction).toMatchObject({
       amount: 3000,
@@ -153,6 +162,11 @@ describe("payment intents", () => {
       net: 2883,
       source: charge.id,
     });
+    const [release] = charge.refunds?.data ?? [];
+    expect(charge.refunds?.data).toHaveLength(1);
+    // It moves no money: nothing was captured, so there is no balance transaction to reverse.
+    expect(release).toMatchObject({ amount: 2000, status: "succeeded", balance_transaction: null });
+    expect((await stripe.balanceTransactions.list({ source: release?.id })).data).toEqual([]);
 
     const again = await stripeFailure(stripe.paymentIntents.capture(pi.id));
     expect(again).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
@@ -162,8 +176,20 @@ describe("payment intents", () => {
       "charge.succeeded",
       "payment_intent.amount_capturable_updated",
       "charge.captured",
+      "refund.created",
+      "charge.refunded",
       "payment_intent.succeeded",
     ]);
+    const capturedEvent = standin
+      .events()
+      .find((e) => e.type === "charge.captured" && e.data.object.id === charge.id);
+    expect(capturedEvent?.data.object).toMatchObject({ amount_captured: 3000, amount_refunded: 2000 });
+
+    // Only what was captured can be refunded; refunding all of it makes the charge fully refunded.
+    const over = await stripeFailure(stripe.refunds.create({ payment_intent: pi.id, amount: 3001 }));
+    expect(over.message).toBe("Refund amount ($30.01) is greater than unrefunded amount on charge ($30.00)");
+    await stripe.refunds.create({ payment_intent: pi.id });
+    expect(await stripe.charges.retrieve(charge.id)).toMatchObject({ amount_refunded: 5000, refunded: true });
   });
 
   it("cancels an open PaymentIntent but not a succeeded one", async () => {

@@ -4,10 +4,14 @@ import type { RequestInfo } from "./context.js";
 import { StripeApiError, errorPayload } from "./errors.js";
 import { API_VERSION } from "./events.js";
 import { applyExpand, toJson } from "./expand.js";
+import type { Resolver } from "./expand.js";
 import { DEFAULT_DELAY_MS, faultError } from "./faults.js";
 import { parseForm } from "./form.js";
 import { newId } from "./ids.js";
+import { rateLimitError } from "./rate-limits.js";
+import type { RateLimitedReason } from "./rate-limits.js";
 import { apiRoutes } from "./resources/index.js";
+import { refundsOfCharge } from "./resources/refund-flow.js";
 import { Router } from "./router.js";
 import type { Runtime } from "./runtime.js";
 import { PLATFORM } from "./state.js";
@@ -27,7 +31,15 @@ export interface Reply {
   /** drop_after fault: the server destroys the socket instead of sending this reply. */
   drop: boolean;
   replayed: boolean;
+  /** The API key the request came with, for the request log; "" when it had none. */
+  apiKey: string;
+  /** When the API layer took the request (ms since the epoch): the time rate limits count. */
+  at: number;
+  rateLimited?: RateLimitedReason;
 }
+
+// Stripe's bounds on an Idempotency-Key.
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 const router = new Router(apiRoutes);
 
@@ -51,8 +63,7 @@ function apiKey(headers: IncomingHttpHeaders): string {
 }
 
 /** Any secret or restricted key is accepted; only a missing or malformed one is refused. */
-function authError(headers: IncomingHttpHeaders): StripeApiError | undefined {
-  const key = apiKey(headers);
+function authError(key: string): StripeApiError | undefined {
   if (key === "") {
     const message =
       "You did not provide an API key. You need to provide your API key in the Authorization header, " +
@@ -66,8 +77,26 @@ function authError(headers: IncomingHttpHeaders): StripeApiError | undefined {
   return undefined;
 }
 
-function execute(rt: Runtime, req: ApiRequest, info: Omit<RequestInfo, "pathParams">) {
-  const match = router.match(req.method, req.path);
+/**
+ * How `expand` reaches other objects: by id within the request's scope, and for fields Stripe
+ * leaves out unless asked (a charge's `refunds`) by building them at the time of the reply.
+ */
+function resolver(rt: Runtime, scope: string): Resolver {
+  return {
+    lookup: (id) => {
+      const found = rt.store.find(scope, id);
+      return found ? toJson(found.object) : undefined;
+    },
+    include: (object, field) =>
+      object.object === "charge" && field === "refunds" && typeof object.id === "string"
+        ? toJson(refundsOfCharge(rt.store, scope, object.id))
+        : undefined,
+  };
+}
+
+type Match = ReturnType<Router["match"]>;
+
+function execute(rt: Runtime, req: ApiRequest, match: Match, info: Omit<RequestInfo, "pathParams">) {
   if (!match) {
     const message = `Unrecognized request URL (${req.method}: ${req.path}).`;
     const err = new StripeApiError(404, { type: "invalid_request_error", message }, false);
@@ -78,12 +107,8 @@ function execute(rt: Runtime, req: ApiRequest, info: Omit<RequestInfo, "pathPara
   rt.funds.settleDue();
   try {
     const result = match.handler(createContext(rt, { ...info, pathParams: match.pathParams }));
-    const lookup = (id: string) => {
-      const found = rt.store.find(scope, id);
-      return found ? toJson(found.object) : undefined;
-    };
     // Expansion happens on the reply only: stored objects and event snapshots keep ids.
-    const body = applyExpand(toJson(result), info.params, lookup);
+    const body = applyExpand(toJson(result), info.params, resolver(rt, scope));
     return { status: 200, body: JSON.stringify(body, null, 2), save: true };
   } catch (err) {
     if (err instanceof StripeApiError)
@@ -98,9 +123,19 @@ function execute(rt: Runtime, req: ApiRequest, info: Omit<RequestInfo, "pathPara
   }
 }
 
+/** Stripe refuses a key it could not store, before anything runs; the SDK reports an idempotency error. */
+function idempotencyKeyError(key: string): StripeApiError | undefined {
+  if (key.length >= 1 && key.length <= MAX_IDEMPOTENCY_KEY_LENGTH) return undefined;
+  const message =
+    `Idempotent key length is ${key.length} characters long, which is outside accepted lengths. ` +
+    `Idempotent Keys must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters long. If you're looking for a ` +
+    `decent generator, try using a UUID defined by IETF RFC 4122.`;
+  return new StripeApiError(400, { type: "idempotency_error", message }, false);
+}
+
 /**
- * One `/v1` request through Stripe's layers in Stripe's order: authentication, (injected) edge
- * faults, the idempotency layer, then the endpoint. Everything after the faults is synchronous,
+ * One `/v1` request through Stripe's layers in Stripe's order: authentication, the rate limiter,
+ * (injected) edge faults, the idempotency layer, then the endpoint. Everything after the faults is synchronous,
  * so two requests with the same key run one after the other and the second replays the first.
  * Only a `delay` fault awaits, and it does so before the idempotency layer, like network latency.
  */
@@ -111,16 +146,20 @@ export async function handleApiRequest(rt: Runtime, req: ApiRequest): Promise<Re
     "request-id": requestId,
     "stripe-version": API_VERSION,
   };
+  const key = apiKey(req.headers);
+  const at = Date.now();
   const reply = (status: number, body: string, extra: Partial<Reply> = {}): Reply => ({
     status,
     body,
     headers,
     drop: false,
     replayed: false,
+    apiKey: key,
+    at,
     ...extra,
   });
 
-  const denied = authError(req.headers);
+  const denied = authError(key);
   if (denied) return reply(denied.status, errorBody(denied));
 
   const params = parseForm(req.method === "POST" ? req.body : req.query);
@@ -131,17 +170,28 @@ export async function handleApiRequest(rt: Runtime, req: ApiRequest): Promise<Re
   if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;
   if (account !== undefined) headers["stripe-account"] = account;
 
+  const match = router.match(req.method, req.path);
+  const limited = rt.rateLimits.take(key, `${req.method} ${match?.pattern ?? req.path}`, at);
+  if (limited !== undefined) {
+    headers["stripe-rate-limited-reason"] = limited;
+    return reply(429, errorBody(rateLimitError()), { rateLimited: limited });
+  }
+
   const spec = rt.faults.take(req.method, req.path);
   const fault = spec?.kind;
   if (fault === "delay") {
     await new Promise((resolve) => setTimeout(resolve, spec?.delayMs ?? DEFAULT_DELAY_MS));
   } else if (fault !== undefined && fault !== "drop_after") {
     const err = faultError(fault);
+    // An injected 429 stands for the rate limiter, which always names its reason.
+    if (fault === "429") headers["stripe-rate-limited-reason"] = "global-rate";
     return reply(err.status, errorBody(err));
   }
   const drop = fault === "drop_after";
 
   if (idempotencyKey !== undefined) {
+    const badKey = idempotencyKeyError(idempotencyKey);
+    if (badKey) return reply(badKey.status, errorBody(badKey));
     const begun = rt.idempotency.begin(scope, idempotencyKey, req.method, req.path, params);
     if (begun.kind === "refuse") return reply(begun.error.status, errorBody(begun.error));
     if (begun.kind === "replay") {
@@ -149,7 +199,7 @@ export async function handleApiRequest(rt: Runtime, req: ApiRequest): Promise<Re
       return reply(begun.response.status, begun.response.body, { drop, replayed: true });
     }
   }
-  const result = execute(rt, req, { params, account, requestId, idempotencyKey });
+  const result = execute(rt, req, match, { params, account, requestId, idempotencyKey });
   if (idempotencyKey !== undefined) {
     const saved = result.save ? { status: result.status, body: result.body } : undefined;
     rt.idempotency.finish(scope, idempotencyKey, saved);

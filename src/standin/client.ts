@@ -1,4 +1,5 @@
 import Stripe from "stripe";
+import { HARNESS_API_KEY } from "./rate-limits.js";
 
 /**
  * How a test or a benchmark plays Stripe's side against the stand-in: the real
@@ -7,9 +8,14 @@ import Stripe from "stripe";
  * paying, disputes, onboarding, settlement). One copy, for test/ and scripts/.
  */
 
-/** The real SDK pointed at a stand-in, configured as Coffer configures it: no SDK retries. */
+/**
+ * The real SDK pointed at a stand-in, configured as Coffer configures it (no SDK retries), but
+ * with the harness's own key: what a test does as the customer or as Stripe is not Coffer's
+ * traffic, so it neither spends Coffer's rate limits nor shows up as Coffer's calls in the
+ * request log (see HARNESS_API_KEY). Coffer itself uses `sk_test_standin` in tests.
+ */
 export function standinStripe(s: { host: string; port: number }): Stripe {
-  return new Stripe("sk_test_standin", {
+  return new Stripe(HARNESS_API_KEY, {
     host: s.host,
     port: s.port,
     protocol: "http",

@@ -14,7 +14,11 @@ export interface ControlReply {
   body: unknown;
 }
 
-const webhookSchema = z.strictObject({ url: z.url().nullish(), secret: z.string().min(1).optional() });
+const webhookSchema = z.strictObject({
+  url: z.url().nullish(),
+  secret: z.string().min(1).optional(),
+  connect_secret: z.string().min(1).optional(),
+});
 const paySchema = z.strictObject({ payment_method: z.string().min(1).optional() });
 
 /**
@@ -82,7 +86,7 @@ export function handleControl(rt: Runtime, method: string, path: string, rawBody
     case "POST /_standin/webhook": {
       const body = parseBody(webhookSchema, rawBody);
       if (!body.ok) return body.reply;
-      rt.setWebhook(body.data.url ?? undefined, body.data.secret);
+      rt.setWebhook(body.data.url ?? undefined, body.data.secret, body.data.connect_secret);
       return { status: 200, body: { ok: true } };
     }
     case "POST /_standin/balance/settle":

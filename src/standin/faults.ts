@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { StripeApiError } from "./errors.js";
+import { rateLimitError } from "./rate-limits.js";
 
 /** Body of `POST /_standin/faults`; typed against FaultSpec so the two cannot drift. */
 export const faultSpecSchema: z.ZodType<FaultSpec> = z.strictObject({
@@ -62,16 +63,7 @@ export class Faults {
 export function faultError(kind: Exclude<FaultKind, "drop_after" | "delay">): StripeApiError {
   switch (kind) {
     case "429":
-      return new StripeApiError(
-        429,
-        {
-          type: "invalid_request_error",
-          code: "rate_limit",
-          message:
-            "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-        },
-        false,
-      );
+      return rateLimitError();
     case "500":
       return new StripeApiError(500, { type: "api_error", message: "An unknown error occurred" }, false);
     case "balance_insufficient":

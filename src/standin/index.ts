@@ -9,6 +9,8 @@ import {
   setSettlementCurrencies,
 } from "./resources/reconciliation-controls.js";
 import type { StripeTransactionInput } from "./resources/reconciliation-controls.js";
+import { DEFAULT_RATE_LIMITS } from "./rate-limits.js";
+import type { RateLimitMode } from "./rate-limits.js";
 import { Runtime } from "./runtime.js";
 import type { RequestLogEntry } from "./runtime.js";
 import { closeServer, createStandinServer, listen } from "./server.js";
@@ -16,6 +18,8 @@ import { closeServer, createStandinServer, listen } from "./server.js";
 export type { DropRule } from "./drops.js";
 export type { StripeEvent } from "./events.js";
 export type { FaultSpec } from "./faults.js";
+export { DEFAULT_RATE_LIMITS, HARNESS_API_KEY, RATE_LIMIT_MODES, parseRateLimitMode } from "./rate-limits.js";
+export type { RateLimitMode, RateLimitedReason } from "./rate-limits.js";
 export type { StripeTransactionInput } from "./resources/reconciliation-controls.js";
 export type { RequestLogEntry } from "./runtime.js";
 
@@ -32,6 +36,18 @@ export interface StandinOptions {
   webhookUrl?: string;
   /** whsec_… used to sign deliveries. */
   webhookSecret?: string;
+  /**
+   * whsec_… of the Connect endpoint: signs events that happen on connected accounts (they carry
+   * `account`), as Stripe's separate Connect endpoint has its own secret. Unset: those events are
+   * signed with webhookSecret.
+   */
+  connectWebhookSecret?: string;
+  /**
+   * Stripe's rate limits: "test" (25 requests/s per account, 25/s per endpoint), "live" (100/s,
+   * 25/s per endpoint) or "off"; default DEFAULT_RATE_LIMITS (rate-limits.ts). The harness key
+   * (HARNESS_API_KEY) is never limited.
+   */
+  rateLimits?: RateLimitMode;
   /** Processing fee in basis points; default 290. */
   feeBps?: number;
   /** Fixed processing fee in minor units; default 30. */
@@ -51,10 +67,13 @@ export interface Standin {
   host: string;
   port: number;
   close(): Promise<void>;
-  setWebhook(url: string | undefined, secret?: string): void;
+  /** A secret left out keeps the one in force; see connectWebhookSecret. */
+  setWebhook(url: string | undefined, secret?: string, connectSecret?: string): void;
+  /** As the rateLimits option, from now on. */
+  setRateLimits(mode: RateLimitMode): void;
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
-  /** API calls received (not control calls), oldest first. */
+  /** API calls received (not control calls), oldest first, each with its key, status and time. */
   requests(): RequestLogEntry[];
   /** Every event created, oldest first. */
   events(sinceIndex?: number): StripeEvent[];
@@ -90,6 +109,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
         parseSettlementCurrencies(opts.settlementCurrencies, "settlementCurrencies"),
     },
     opts.logger ?? silent,
+    { rateLimits: opts.rateLimits ?? DEFAULT_RATE_LIMITS, connectWebhookSecret: opts.connectWebhookSecret },
   );
   rt.setWebhook(opts.webhookUrl, opts.webhookSecret);
   const server = createStandinServer(rt);
@@ -107,7 +127,8 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       rt.webhooks.close();
       await closeServer(server);
     },
-    setWebhook: (url, secret) => rt.setWebhook(url, secret),
+    setWebhook: (url, secret, connectSecret) => rt.setWebhook(url, secret, connectSecret),
+    setRateLimits: (mode) => void (rt.rateLimits.mode = mode),
     injectFault: (f) => rt.faults.inject(f),
     clearFaults: () => rt.faults.clear(),
     requests: () => rt.requestLog.map((r) => ({ ...r })),

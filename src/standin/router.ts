@@ -14,7 +14,11 @@ export class Router {
     this.#routes = routes.map((r) => ({ method: r.method, segments: r.path.split("/"), handler: r.handler }));
   }
 
-  match(method: string, path: string): { handler: Handler; pathParams: Record<string, string> } | undefined {
+  /** `pattern` is the route as declared ("/v1/refunds/:id"): the endpoint rate limits count. */
+  match(
+    method: string,
+    path: string,
+  ): { handler: Handler; pathParams: Record<string, string>; pattern: string } | undefined {
     const parts = path.split("/");
     for (const route of this.#routes) {
       if (route.method !== method || route.segments.length !== parts.length) continue;
@@ -32,7 +36,7 @@ export class Router {
         }
         return seg === part;
       });
-      if (ok) return { handler: route.handler, pathParams };
+      if (ok) return { handler: route.handler, pathParams, pattern: route.segments.join("/") };
     }
     return undefined;
   }

@@ -4,6 +4,8 @@ import type { EventInput, StripeEvent } from "./events.js";
 import { Faults } from "./faults.js";
 import { Funds } from "./funds.js";
 import { IdempotencyStore } from "./idempotency.js";
+import { DEFAULT_RATE_LIMITS, RateLimits } from "./rate-limits.js";
+import type { RateLimitMode, RateLimitedReason } from "./rate-limits.js";
 import { PLATFORM, Store } from "./state.js";
 import { WebhookQueue } from "./webhooks.js";
 import type { DeliveryLogger, WebhookEndpoint } from "./webhooks.js";
@@ -19,11 +21,29 @@ export interface StandinConfig {
   settlementCurrencies: string[] | undefined;
 }
 
+export interface RuntimeOptions {
+  rateLimits: RateLimitMode;
+  /** Signs events that carry `account`, as Stripe's separate Connect endpoint has its own secret. */
+  connectWebhookSecret: string | undefined;
+}
+
+/**
+ * One API call as the stand-in received it (control calls are not API calls and are not logged).
+ * Benchmarks count Coffer's reads from it: `key` tells Coffer's calls from the harness's.
+ */
 export interface RequestLogEntry {
   method: string;
   path: string;
+  /** The API key it was made with; "" when it had none. */
+  key: string;
+  /** The `Stripe-Account` header, when it acted on a connected account. */
+  account?: string;
   idempotencyKey?: string;
   status: number;
+  /** When it was taken (its body read), in ms since the epoch: the time rate limits count. */
+  at: number;
+  /** Present when a rate limit refused it (429), with the reason Stripe's header gives. */
+  rateLimited?: RateLimitedReason;
   /** Present when the response was a stored idempotent result. */
   replayed?: true;
   /** Present when a drop_after fault destroyed the socket instead of sending `status`. */
@@ -42,19 +62,42 @@ export class Runtime {
   readonly funds = new Funds();
   readonly drops = new DeliveryDrops();
   readonly webhooks: WebhookQueue;
+  readonly rateLimits: RateLimits;
   #endpoint: WebhookEndpoint | undefined;
+  #connectSecret: string | undefined;
 
   constructor(
     readonly config: StandinConfig,
     readonly logger: DeliveryLogger,
+    options: Partial<RuntimeOptions> = {},
   ) {
     this.webhooks = new WebhookQueue(logger);
+    this.rateLimits = new RateLimits(options.rateLimits ?? DEFAULT_RATE_LIMITS);
+    this.#connectSecret = options.connectWebhookSecret;
   }
 
-  setWebhook(url: string | undefined, secret?: string): void {
+  /**
+   * Where events go. A secret or Connect secret left out keeps the one set before, so a test can
+   * switch deliveries off and on again without repeating them.
+   */
+  setWebhook(url: string | undefined, secret?: string, connectSecret?: string): void {
+    this.#connectSecret = connectSecret ?? this.#connectSecret;
     this.#endpoint = url
       ? { url, secret: secret ?? this.#endpoint?.secret ?? DEFAULT_WEBHOOK_SECRET }
       : undefined;
+  }
+
+  /**
+   * The endpoint an event goes to. Stripe sends events of connected accounts (those with
+   * `account`) only to a Connect endpoint, which has its own signing secret; the stand-in posts
+   * both kinds to one URL and signs each with its endpoint's secret. Without a Connect secret it
+   * signs them with the platform's, standing in for a platform whose Connect endpoint shares the
+   * URL and whose tests do not care which secret signed what.
+   */
+  #endpointFor(event: StripeEvent): WebhookEndpoint | undefined {
+    const endpoint = this.#endpoint;
+    if (!endpoint || event.account === undefined || this.#connectSecret === undefined) return endpoint;
+    return { url: endpoint.url, secret: this.#connectSecret };
   }
 
   /**
@@ -63,9 +106,9 @@ export class Runtime {
    * (the event still exists, as one Stripe never managed to deliver).
    */
   emit(input: EventInput): StripeEvent {
-    const endpoint = this.#endpoint;
-    const event = buildEvent(input, endpoint ? 1 : 0);
+    const event = buildEvent(input, this.#endpoint ? 1 : 0);
     this.store.insert(input.account ?? PLATFORM, "event", event);
+    const endpoint = this.#endpointFor(event);
     if (endpoint && !this.drops.take(event)) this.webhooks.enqueue(event, endpoint);
     return event;
   }
@@ -75,8 +118,9 @@ export class Runtime {
    * retries late or someone resends it from the Dashboard. False when there is no endpoint.
    */
   redeliver(event: StripeEvent): boolean {
-    if (!this.#endpoint) return false;
-    this.webhooks.enqueue(event, this.#endpoint);
+    const endpoint = this.#endpointFor(event);
+    if (!endpoint) return false;
+    this.webhooks.enqueue(event, endpoint);
     return true;
   }
 }

@@ -44,11 +44,16 @@ async function onRequest(rt: Runtime, req: IncomingMessage, res: ServerResponse)
     headers: req.headers,
   });
   const idempotencyKey = reply.headers["idempotency-key"];
+  const account = reply.headers["stripe-account"];
   rt.requestLog.push({
     method,
     path: url.pathname,
+    key: reply.apiKey,
+    ...(account === undefined ? {} : { account }),
     status: reply.status,
+    at: reply.at,
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    ...(reply.rateLimited === undefined ? {} : { rateLimited: reply.rateLimited }),
     ...(reply.replayed ? { replayed: true as const } : {}),
     ...(reply.drop ? { dropped: true as const } : {}),
   });

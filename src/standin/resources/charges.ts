@@ -4,18 +4,18 @@ import { pathParam } from "../context.js";
 import { newId, nowSeconds } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import { allowOnly, optString } from "../params.js";
-import type { TestCard } from "../payment-methods.js";
+import type { TestBankDebit, TestCard, TestPaymentMethod } from "../payment-methods.js";
 
 const EMPTY_ADDRESS = { city: null, country: null, line1: null, line2: null, postal_code: null, state: null };
 
-function outcome(card: TestCard): Stripe.Charge.Outcome {
+function outcome(card: TestPaymentMethod): Stripe.Charge.Outcome {
   const base = {
     advice_code: null,
     network_advice_code: null,
     network_decline_code: null,
     risk_level: "normal",
   };
-  return card.decline
+  return card.type === "card" && card.decline
     ? {
         ...base,
         network_status: "declined_by_network",
@@ -58,18 +58,50 @@ function cardDetails(card: TestCard, amountMinor: number): Stripe.Charge.Payment
   };
 }
 
+function bankDetails(bank: TestBankDebit): Stripe.Charge.PaymentMethodDetails {
+  // No routing, bank or branch codes: the stand-in hands out no bank numbers anywhere.
+  if (bank.type === "sepa_debit") {
+    return {
+      type: "sepa_debit",
+      sepa_debit: {
+        bank_code: null,
+        branch_code: null,
+        country: "DE",
+        fingerprint: null,
+        last4: bank.last4,
+        mandate: null,
+      },
+    };
+  }
+  return {
+    type: "us_bank_account",
+    us_bank_account: {
+      account_holder_type: "individual",
+      account_type: "checking",
+      bank_name: bank.bankName,
+      fingerprint: null,
+      last4: bank.last4,
+      payment_reference: null,
+      routing_number: null,
+    },
+  };
+}
+
 /**
  * The Charge behind one confirmation attempt of a PaymentIntent. A declined card still creates a
- * (failed) Charge, as in Stripe; an authorized one is `captured: false` until capture.
+ * (failed) Charge, as in Stripe; an authorized one is `captured: false` until capture. A bank
+ * debit is Stripe's `py_…` payment, `pending` (not paid, nothing captured) until it clears.
+ * `refunds` is left out, as Stripe leaves it out unless expanded (expandable.ts).
  */
 export function createCharge(
   ctx: ApiContext,
   pi: Stripe.PaymentIntent,
   paymentMethod: string,
-  card: TestCard,
+  method: TestPaymentMethod,
 ): Stripe.Charge {
-  const failed = card.decline !== undefined;
-  const id = newId("ch");
+  const card = method.type === "card" ? method : undefined;
+  const failed = card?.decline !== undefined;
+  const id = newId(card ? "ch" : "py");
   const charge: Stripe.Charge = {
     id,
     object: "charge",
@@ -89,29 +121,28 @@ export function createCharge(
     description: pi.description,
     disputed: false,
     failure_balance_transaction: null,
-    failure_code: card.decline?.code ?? null,
-    failure_message: card.decline?.message ?? null,
+    failure_code: card?.decline?.code ?? null,
+    failure_message: card?.decline?.message ?? null,
     fraud_details: {},
     livemode: false,
     metadata: { ...pi.metadata },
     on_behalf_of: null,
-    outcome: outcome(card),
-    paid: !failed,
+    outcome: outcome(method),
+    paid: card !== undefined && !failed,
     payment_intent: pi.id,
     payment_method: paymentMethod,
-    payment_method_details: cardDetails(card, pi.amount),
+    payment_method_details: method.type === "card" ? cardDetails(method, pi.amount) : bankDetails(method),
     receipt_email: pi.receipt_email,
     receipt_number: null,
     receipt_url: null,
     refunded: false,
-    refunds: { object: "list", data: [], has_more: false, url: `/v1/charges/${id}/refunds` },
     review: null,
     shipping: null,
     source: null,
     source_transfer: null,
     statement_descriptor: pi.statement_descriptor,
     statement_descriptor_suffix: pi.statement_descriptor_suffix,
-    status: failed ? "failed" : "succeeded",
+    status: card ? (failed ? "failed" : "succeeded") : "pending",
     transfer_data: null,
     transfer_group: pi.transfer_group,
   };

@@ -6,7 +6,7 @@ import { nowSeconds } from "../ids.js";
  * What a transfer looks like from its destination account: Stripe books the money there as a
  * `py_…` Charge (the destination payment) and a reversal as a `pyr_…` Refund of it. Both are
  * stored in the connected account's scope, so the account's balance transactions expand their
- * `source` as in Stripe.
+ * `source` as in Stripe. Like every charge here, the payment has no `refunds` unless expanded.
  */
 
 export interface DestinationPaymentInput {
@@ -53,7 +53,6 @@ export function storeDestinationPayment(ctx: ApiContext, input: DestinationPayme
     receipt_number: null,
     receipt_url: null,
     refunded: false,
-    refunds: { object: "list", data: [], has_more: false, url: `/v1/charges/${id}/refunds` },
     review: null,
     shipping: null,
     source: null,
@@ -101,6 +100,5 @@ export function storeDestinationRefund(ctx: ApiContext, input: DestinationRefund
   ctx.store.insert(input.scope, "refund", refund);
   payment.amount_refunded += input.amount;
   payment.refunded = payment.amount_refunded >= payment.amount_captured;
-  payment.refunds?.data.unshift(refund);
   return refund;
 }

@@ -3,7 +3,7 @@ import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../errors.js";
 import { chargeSettlement, createMovementTransaction } from "./balance-transactions.js";
 import { buildDispute, disputeOfCharge, isClosed, isInquiry } from "./disputes.js";
-import type { DisputeReason } from "./disputes.js";
+import type { DisputeKind, DisputeReason } from "./disputes.js";
 
 /**
  * Stripe's chargeback fee in minor units of the balance transaction's currency (the settlement
@@ -15,13 +15,27 @@ export interface OpenDisputeInput {
   amount?: number | undefined;
   reason?: DisputeReason | undefined;
   inquiry?: boolean | undefined;
+  prevented?: boolean | undefined;
+}
+
+function kindOf(input: OpenDisputeInput): DisputeKind {
+  if (input.inquiry && input.prevented) {
+    throw invalidRequest("A dispute is either an inquiry or prevented, not both.", { param: "prevented" });
+  }
+  if (input.prevented) return "prevented";
+  return input.inquiry ? "inquiry" : "chargeback";
 }
 
 /**
  * The cardholder's bank opens a dispute. A chargeback takes the amount plus Stripe's fee at once,
  * so even `charge.dispute.created` already lists that balance transaction, as in Stripe's events.
+ * A prevented one (Stripe's dispute prevention blocked it before it became a chargeback) moves
+ * no money, costs no fee and is final from the start. Stripe documents the status but not its
+ * events; the stand-in sends `charge.dispute.created` and `charge.dispute.closed`, so Coffer
+ * must take `prevented` as final on either.
  */
 export function openDispute(ctx: ApiContext, charge: Stripe.Charge, input: OpenDisputeInput): Stripe.Dispute {
+  const kind = kindOf(input);
   if (!charge.captured || charge.amount_captured === 0) {
     throw invalidRequest(`Charge ${charge.id} has no captured funds to dispute.`, { param: "charge" });
   }
@@ -32,34 +46,44 @@ export function openDispute(ctx: ApiContext, charge: Stripe.Charge, input: OpenD
     const message = `Dispute amount (${amount}) is greater than the captured amount (${charge.amount_captured}).`;
     throw invalidRequest(message, { param: "amount" });
   }
-  const inquiry = input.inquiry ?? false;
-  const dispute = buildDispute(charge, amount, input.reason ?? "fraudulent", inquiry);
+  const dispute = buildDispute(charge, amount, input.reason ?? "fraudulent", kind);
   ctx.store.insert(ctx.scope, "dispute", dispute);
   charge.disputed = true;
-  if (inquiry) {
-    ctx.emit("charge.dispute.created", dispute);
-    return dispute;
+  if (kind === "chargeback") {
+    const withdrawal = createMovementTransaction(ctx, {
+      amount: -amount,
+      currency: dispute.currency,
+      settlement: chargeSettlement(ctx, charge),
+      type: "adjustment",
+      reporting_category: "dispute",
+      source: dispute.id,
+      description: `Chargeback withdrawal for ${charge.id}`,
+      fee: { amount: DISPUTE_FEE_MINOR, description: "Dispute fee" },
+      available: false,
+    });
+    // The same object as in the store, so settling it shows on the dispute too.
+    dispute.balance_transactions.push(withdrawal);
   }
-  const withdrawal = createMovementTransaction(ctx, {
-    amount: -amount,
-    currency: dispute.currency,
-    settlement: chargeSettlement(ctx, charge),
-    type: "adjustment",
-    reporting_category: "dispute",
-    source: dispute.id,
-    description: `Chargeback withdrawal for ${charge.id}`,
-    fee: { amount: DISPUTE_FEE_MINOR, description: "Dispute fee" },
-    available: false,
-  });
-  // The same object as in the store, so settling it shows on the dispute too.
-  dispute.balance_transactions.push(withdrawal);
   ctx.emit("charge.dispute.created", dispute);
-  ctx.emit("charge.dispute.funds_withdrawn", dispute);
+  if (kind === "chargeback") ctx.emit("charge.dispute.funds_withdrawn", dispute);
+  if (kind === "prevented") ctx.emit("charge.dispute.closed", dispute);
   return dispute;
 }
 
-const CHARGEBACK_OPEN = ["needs_response", "under_review"];
-const INQUIRY_OPEN = ["warning_needs_response", "warning_under_review"];
+/**
+ * Where each open status may go next. An appeal follows a lost chargeback: the issuer's decision
+ * is challenged (`appeal_needs_response`), evidence goes in (`appeal_under_review`), and the
+ * appeal ends won (the money comes back) or lost (nothing more moves), through closeDispute.
+ */
+const NEXT: Record<string, readonly string[]> = {
+  needs_response: ["under_review"],
+  under_review: ["needs_response"],
+  warning_needs_response: ["warning_under_review"],
+  warning_under_review: ["warning_needs_response"],
+  lost: ["appeal_needs_response"],
+  appeal_needs_response: ["appeal_under_review"],
+  appeal_under_review: ["appeal_needs_response"],
+};
 
 function refuseIfClosed(dispute: Stripe.Dispute): void {
   if (isClosed(dispute)) {
@@ -67,14 +91,17 @@ function refuseIfClosed(dispute: Stripe.Dispute): void {
   }
 }
 
-/** The merchant answered or the issuer moved the case along; an inquiry stays an inquiry. */
+/**
+ * The merchant answered or the issuer moved the case along; an inquiry stays an inquiry. Moving
+ * a lost chargeback to `appeal_needs_response` reopens it.
+ */
 export function updateDispute(ctx: ApiContext, dispute: Stripe.Dispute, status: string): Stripe.Dispute {
-  refuseIfClosed(dispute);
-  const allowed = isInquiry(dispute) ? INQUIRY_OPEN : CHARGEBACK_OPEN;
-  if (!allowed.includes(status) || status === dispute.status) {
+  const allowed = NEXT[dispute.status] ?? [];
+  if (!allowed.includes(status)) {
+    refuseIfClosed(dispute);
     const message =
       `A dispute with status ${dispute.status} cannot move to ${status}; ` +
-      `allowed: ${allowed.filter((s) => s !== dispute.status).join(", ")}.`;
+      `allowed: ${allowed.join(", ") || "none"}.`;
     throw invalidRequest(message, { param: "status" });
   }
   const previous = dispute.status;
@@ -90,8 +117,9 @@ export function updateDispute(ctx: ApiContext, dispute: Stripe.Dispute, status: 
 }
 
 /**
- * The issuer decides. A won chargeback gives the amount back (the fee stays with Stripe) before
- * the dispute shows `won`; a lost one moves nothing more. Inquiries just close.
+ * The issuer decides. A won chargeback (or a won appeal of a lost one) gives the amount back (the
+ * fee stays with Stripe) before the dispute shows `won`; a lost one moves nothing more. Inquiries
+ * just close.
  */
 export function closeDispute(
   ctx: ApiContext,

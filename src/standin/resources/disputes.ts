@@ -79,16 +79,35 @@ export function isInquiry(dispute: Stripe.Dispute): boolean {
   return dispute.status.startsWith("warning_");
 }
 
+/** Final until an appeal reopens a `lost` one (dispute-flow.ts). */
 export function isClosed(dispute: Stripe.Dispute): boolean {
-  return ["won", "lost", "warning_closed"].includes(dispute.status);
+  return ["won", "lost", "warning_closed", "prevented"].includes(dispute.status);
 }
+
+/**
+ * How a dispute starts: a chargeback, an inquiry, or one Stripe's dispute prevention stopped
+ * before it became a chargeback (`prevented`, case type `block`).
+ */
+export type DisputeKind = "chargeback" | "inquiry" | "prevented";
+
+const CASE_TYPE: Record<DisputeKind, Stripe.Dispute.PaymentMethodDetails.Card.CaseType> = {
+  chargeback: "chargeback",
+  inquiry: "inquiry",
+  prevented: "block",
+};
+
+const FIRST_STATUS: Record<DisputeKind, Stripe.Dispute.Status> = {
+  chargeback: "needs_response",
+  inquiry: "warning_needs_response",
+  prevented: "prevented",
+};
 
 /** A new dispute object, shaped like Stripe's fixture; the caller books money and stores it. */
 export function buildDispute(
   charge: Stripe.Charge,
   amount: number,
   reason: DisputeReason,
-  inquiry: boolean,
+  kind: DisputeKind,
 ): Stripe.Dispute {
   const created = nowSeconds();
   const brand = charge.payment_method_details?.card?.brand ?? "visa";
@@ -112,8 +131,9 @@ export function buildDispute(
       submission_method: "not_submitted",
     },
     intended_submission_method: null,
-    // A chargeback has taken the money already; an inquiry can still be settled with a refund.
-    is_charge_refundable: inquiry && !charge.refunded,
+    // A chargeback has taken the money already; an inquiry can still be settled with a refund,
+    // and a prevented one never took anything.
+    is_charge_refundable: kind !== "chargeback" && !charge.refunded,
     livemode: false,
     metadata: {},
     network_reason_code: code,
@@ -121,14 +141,14 @@ export function buildDispute(
     payment_method_details: {
       card: {
         brand,
-        case_type: inquiry ? "inquiry" : "chargeback",
+        case_type: CASE_TYPE[kind],
         network: brand,
         network_reason_code: code,
       },
       type: "card",
     },
     reason,
-    status: inquiry ? "warning_needs_response" : "needs_response",
+    status: FIRST_STATUS[kind],
   };
 }
 

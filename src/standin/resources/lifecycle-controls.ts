@@ -6,6 +6,7 @@ import { StripeApiError, errorPayload } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { PLATFORM } from "../state.js";
 import { CONNECT_CONTROLS } from "./connect-controls.js";
+import { clearBankDebit, failBankDebit } from "./bank-debit-flow.js";
 import { closeDispute, openDispute, updateDispute } from "./dispute-flow.js";
 import { DISPUTE_REASONS } from "./disputes.js";
 import { settleRefund } from "./refund-flow.js";
@@ -34,8 +35,9 @@ function control<T>(c: LifecycleControl<T>): LifecycleControl<unknown> {
 }
 
 /**
- * Stripe's side of refund and dispute lifecycles, which no API call can trigger: the card network
- * settling or bouncing a refund, a cardholder's bank opening and deciding a dispute.
+ * Stripe's side of refund, dispute and bank-debit lifecycles, which no API call can trigger: the
+ * card network settling or bouncing a refund, a cardholder's bank opening and deciding a dispute
+ * (and an appeal of it), a bank clearing or returning a debit.
  */
 const CONTROLS: readonly LifecycleControl<unknown>[] = [
   control({
@@ -55,13 +57,21 @@ const CONTROLS: readonly LifecycleControl<unknown>[] = [
       amount: z.int().positive().optional(),
       reason: z.enum(DISPUTE_REASONS).optional(),
       inquiry: z.boolean().optional(),
+      prevented: z.boolean().optional(),
     }),
     act: (ctx, id, body) => openDispute(ctx, ctx.store.require(ctx.scope, "charge", id), body),
   }),
   control({
     pattern: /^POST \/_standin\/disputes\/([^/]+)\/update$/,
     schema: z.strictObject({
-      status: z.enum(["needs_response", "under_review", "warning_needs_response", "warning_under_review"]),
+      status: z.enum([
+        "needs_response",
+        "under_review",
+        "warning_needs_response",
+        "warning_under_review",
+        "appeal_needs_response",
+        "appeal_under_review",
+      ]),
     }),
     act: (ctx, id, body) => updateDispute(ctx, ctx.store.require(ctx.scope, "dispute", id), body.status),
   }),
@@ -69,6 +79,27 @@ const CONTROLS: readonly LifecycleControl<unknown>[] = [
     pattern: /^POST \/_standin\/disputes\/([^/]+)\/close$/,
     schema: z.strictObject({ outcome: z.enum(["won", "lost"]) }),
     act: (ctx, id, body) => closeDispute(ctx, ctx.store.require(ctx.scope, "dispute", id), body.outcome),
+  }),
+  control({
+    // The customer's bank pays a bank debit (`py_…`) days after it was made.
+    pattern: /^POST \/_standin\/charges\/([^/]+)\/succeed$/,
+    schema: z.strictObject({}),
+    act: (ctx, id) => clearBankDebit(ctx, ctx.store.require(ctx.scope, "charge", id)),
+  }),
+  control({
+    // ...or returns it (ACH return codes map to Stripe's failure codes).
+    pattern: /^POST \/_standin\/charges\/([^/]+)\/fail$/,
+    schema: z.strictObject({
+      failure_code: z
+        .enum(["insufficient_funds", "account_closed", "no_account", "debit_not_authorized"])
+        .optional(),
+    }),
+    act: (ctx, id, body) =>
+      failBankDebit(
+        ctx,
+        ctx.store.require(ctx.scope, "charge", id),
+        body.failure_code ?? "insufficient_funds",
+      ),
   }),
   ...CONNECT_CONTROLS,
 ];

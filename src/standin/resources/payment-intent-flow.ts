@@ -6,8 +6,10 @@ import { toJson } from "../expand.js";
 import * as p from "../params.js";
 import { resolvePaymentMethod } from "../payment-methods.js";
 import type { TestCard } from "../payment-methods.js";
+import { requireAllowedMethod, startBankDebit } from "./bank-debit-flow.js";
 import { createChargeTransaction } from "./balance-transactions.js";
 import { createCharge } from "./charges.js";
+import { releaseUncaptured } from "./refund-flow.js";
 
 const CONFIRMABLE: readonly Stripe.PaymentIntent.Status[] = [
   "requires_payment_method",
@@ -68,10 +70,13 @@ export function confirmPaymentIntent(
       "Update the PaymentIntent with a payment method and then confirm it again.";
     throw unexpectedState(message, { param: "payment_method", payment_intent: toJson(pi) });
   }
-  const card = resolvePaymentMethod(paymentMethod);
+  const method = resolvePaymentMethod(paymentMethod);
+  requireAllowedMethod(pi, method);
   pi.payment_method = paymentMethod;
-  const charge = createCharge(ctx, pi, paymentMethod, card);
+  const charge = createCharge(ctx, pi, paymentMethod, method);
   pi.latest_charge = charge.id;
+  if (method.type !== "card") return startBankDebit(ctx, pi, charge);
+  const card = method;
   if (card.decline) decline(ctx, pi, charge, card);
 
   pi.last_payment_error = null;
@@ -96,7 +101,11 @@ export function confirmPaymentIntentRoute(ctx: ApiContext): object {
   return confirmPaymentIntent(ctx, pi, p.optString(ctx.params, "payment_method"));
 }
 
-/** Captures all or part of an authorization; the rest is released, never captured later. */
+/**
+ * Captures all or part of an authorization. Stripe refunds the rest at once ("any additional
+ * amount is automatically refunded"): a refund of the remainder that moves no money, counted in
+ * the charge's `amount_refunded`, so a partially captured charge is partly refunded from the start.
+ */
 export function capturePaymentIntentRoute(ctx: ApiContext): object {
   p.allowOnly(ctx.params, ["amount_to_capture", "metadata", "expand"]);
   const pi = ctx.store.require(ctx.scope, "payment_intent", pathParam(ctx, "id"));
@@ -122,11 +131,17 @@ export function capturePaymentIntentRoute(ctx: ApiContext): object {
   if (chargeId === undefined) throw new Error(`requires_capture PaymentIntent ${pi.id} has no charge`);
   const charge = ctx.store.require(ctx.scope, "charge", chargeId);
   pi.metadata = p.applyMetadata(pi.metadata, ctx.params);
+  const released = pi.amount_capturable - amount;
   captureCharge(ctx, charge, amount);
   pi.status = "succeeded";
   pi.amount_received = amount;
   pi.amount_capturable = 0;
+  const release = released > 0 ? releaseUncaptured(ctx, charge, released) : undefined;
   ctx.emit("charge.captured", charge);
+  if (release) {
+    ctx.emit("refund.created", release);
+    ctx.emit("charge.refunded", charge);
+  }
   ctx.emit("payment_intent.succeeded", pi);
   return pi;
 }

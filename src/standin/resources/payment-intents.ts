@@ -8,6 +8,7 @@ import { newId, nowSeconds, randomBase62 } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import * as p from "../params.js";
 import { resolvePaymentMethod } from "../payment-methods.js";
+import { automaticMethodTypes } from "./bank-debit-flow.js";
 import {
   capturePaymentIntentRoute,
   confirmPaymentIntent,
@@ -64,6 +65,8 @@ function parseAmount(ctx: ApiContext, currency: ReturnType<typeof parseCurrency>
 
 function paymentMethodSettings(
   ctx: ApiContext,
+  currency: string,
+  captureMethod: string,
 ): Pick<Stripe.PaymentIntent, "automatic_payment_methods" | "payment_method_types"> {
   const types = p.optStringArray(ctx.params, "payment_method_types");
   const automatic = p.optObject(ctx.params, "automatic_payment_methods");
@@ -74,8 +77,13 @@ function paymentMethodSettings(
   }
   if (types) return { automatic_payment_methods: null, payment_method_types: types };
   const enabled = automatic ? (p.optBool(automatic, "enabled") ?? false) : true;
-  // Without either param Stripe now enables automatic payment methods; card is what tests use.
-  return { automatic_payment_methods: enabled ? { enabled: true } : null, payment_method_types: ["card"] };
+  // Without either param Stripe now enables automatic payment methods, bank debits among them.
+  return enabled
+    ? {
+        automatic_payment_methods: { enabled: true },
+        payment_method_types: automaticMethodTypes(currency, captureMethod),
+      }
+    : { automatic_payment_methods: null, payment_method_types: ["card"] };
 }
 
 function create(ctx: ApiContext): object {
@@ -84,6 +92,8 @@ function create(ctx: ApiContext): object {
   const amount = parseAmount(ctx, currency);
   const paymentMethod = p.optString(ctx.params, "payment_method");
   if (paymentMethod !== undefined) resolvePaymentMethod(paymentMethod);
+  const captureMethod =
+    p.optEnum(ctx.params, "capture_method", ["automatic", "automatic_async", "manual"]) ?? "automatic";
   const id = newId("pi");
   const pi: Stripe.PaymentIntent = {
     id,
@@ -95,11 +105,10 @@ function create(ctx: ApiContext): object {
     amount_received: 0,
     application: null,
     application_fee_amount: null,
-    ...paymentMethodSettings(ctx),
+    ...paymentMethodSettings(ctx, currency.code, captureMethod),
     canceled_at: null,
     cancellation_reason: null,
-    capture_method:
-      p.optEnum(ctx.params, "capture_method", ["automatic", "automatic_async", "manual"]) ?? "automatic",
+    capture_method: captureMethod,
     client_secret: `${id}_secret_${randomBase62(25)}`,
     confirmation_method: "automatic",
     created: nowSeconds(),

@@ -6,6 +6,7 @@ import { parseCurrency } from "../currencies.js";
 import { dropRuleSchema } from "../drops.js";
 import { StripeApiError, errorPayload, paramError } from "../errors.js";
 import { parseSettlementCurrencies } from "../fx.js";
+import { RATE_LIMIT_MODES } from "../rate-limits.js";
 import type { Runtime } from "../runtime.js";
 import { PLATFORM } from "../state.js";
 import { bookTransaction } from "./balance-transactions.js";
@@ -16,7 +17,11 @@ import type { BodyParser } from "./lifecycle-controls.js";
  * currencies, webhooks Stripe never delivered, and money Stripe moved on its own.
  */
 
-const configSchema = z.strictObject({ settlement_currencies: z.array(z.string()).nullable() });
+/** Each field is optional: a config call changes what it names and answers with all of it. */
+const configSchema = z.strictObject({
+  settlement_currencies: z.array(z.string()).nullable().optional(),
+  rate_limits: z.enum(RATE_LIMIT_MODES).optional(),
+});
 
 export const stripeTransactionSchema = z.strictObject({
   amount: z.int().refine((n) => n !== 0, "amount must not be 0"),
@@ -102,8 +107,15 @@ export function handleReconciliationControl(
     case "POST /_standin/config": {
       const body = parse(configSchema, rawBody);
       if (!body.ok) return body.reply;
-      const list = body.data.settlement_currencies ?? undefined;
-      return run(() => ({ settlement_currencies: setSettlementCurrencies(rt, list) ?? null }));
+      const { settlement_currencies: currencies, rate_limits: rateLimits } = body.data;
+      return run(() => {
+        if (currencies !== undefined) setSettlementCurrencies(rt, currencies ?? undefined);
+        if (rateLimits !== undefined) rt.rateLimits.mode = rateLimits;
+        return {
+          settlement_currencies: rt.config.settlementCurrencies ?? null,
+          rate_limits: rt.rateLimits.mode,
+        };
+      });
     }
     case "POST /_standin/webhooks/drop": {
       const body = parse(dropRuleSchema, rawBody);

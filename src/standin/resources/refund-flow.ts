@@ -1,6 +1,8 @@
 import type Stripe from "stripe";
 import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../errors.js";
+import { newId, nowSeconds } from "../ids.js";
+import type { Store } from "../state.js";
 import { chargeSettlement, createMovementTransaction } from "./balance-transactions.js";
 import { disputeOfCharge, isInquiry } from "./disputes.js";
 
@@ -10,8 +12,26 @@ const ALLOWED_FROM: Record<RefundOutcome, readonly string[]> = {
   succeeded: ["pending", "requires_action"],
   // Stripe can fail a refund that already showed succeeded, e.g. when the card was closed meanwhile.
   failed: ["pending", "requires_action", "succeeded"],
-  canceled: ["pending", "requires_action"],
+  // "You can't cancel refunds in other states" (Cancel a refund, Stripe's API reference).
+  canceled: ["requires_action"],
 };
+
+// How many refunds an expanded `charge.refunds` shows before `has_more`, like any embedded list.
+const EMBEDDED_LIST_LIMIT = 10;
+
+/**
+ * A charge's `refunds` as Stripe builds it when asked (`expand[]=refunds`): newest first. It is
+ * never stored on the charge, so no event snapshot carries it either, as since API 2022-11-15.
+ */
+export function refundsOfCharge(store: Store, scope: string, chargeId: string) {
+  const all = store.list(scope, "refund", (r) => r.charge === chargeId);
+  return {
+    object: "list" as const,
+    data: all.slice(0, EMBEDDED_LIST_LIMIT),
+    has_more: all.length > EMBEDDED_LIST_LIMIT,
+    url: `/v1/charges/${chargeId}/refunds`,
+  };
+}
 
 const VERB: Record<RefundOutcome, string> = {
   succeeded: "marked succeeded",
@@ -30,7 +50,8 @@ function chargeOf(ctx: ApiContext, refund: Stripe.Refund): Stripe.Charge {
  * refundable once nothing is left to refund (a chargeback never is: the bank took the money).
  */
 function syncCharge(ctx: ApiContext, charge: Stripe.Charge): void {
-  charge.refunded = charge.amount_refunded >= charge.amount_captured;
+  // Against `amount`: what a partial capture released counts as refunded too (see captureCharge).
+  charge.refunded = charge.amount_refunded >= charge.amount;
   const dispute = disputeOfCharge(ctx, charge.id);
   if (dispute && isInquiry(dispute)) dispute.is_charge_refundable = !charge.refunded;
 }
@@ -55,10 +76,40 @@ export function bookRefund(ctx: ApiContext, charge: Stripe.Charge, refund: Strip
   ctx.store.insert(ctx.scope, "refund", refund);
   charge.amount_refunded += refund.amount;
   syncCharge(ctx, charge);
-  // The stored refund itself, newest first: the charge's list follows later status changes.
-  charge.refunds?.data.unshift(refund);
   ctx.emit("refund.created", refund);
   ctx.emit("charge.refunded", charge);
+}
+
+/**
+ * The part of an authorization a partial capture left: Stripe books it as a refund of the charge
+ * that moves no money (nothing was captured, so no balance transaction). The caller sends the
+ * events, after the capture's.
+ */
+export function releaseUncaptured(ctx: ApiContext, charge: Stripe.Charge, amount: number): Stripe.Refund {
+  const refund: Stripe.Refund = {
+    id: newId("re"),
+    object: "refund",
+    amount,
+    balance_transaction: null,
+    charge: charge.id,
+    created: nowSeconds(),
+    currency: charge.currency,
+    customer: charge.customer,
+    customer_account: null,
+    destination_details: { card: { type: "reversal" }, type: "card" },
+    metadata: {},
+    payment_intent: charge.payment_intent,
+    payment_method: charge.payment_method,
+    reason: null,
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status: "succeeded",
+    transfer_reversal: null,
+  };
+  ctx.store.insert(ctx.scope, "refund", refund);
+  charge.amount_refunded += amount;
+  syncCharge(ctx, charge);
+  return refund;
 }
 
 /** The money of a failed or canceled refund goes back to the balance and to the charge. */
@@ -103,6 +154,8 @@ export function settleRefund(
     refund.failure_reason = failureReason;
     ctx.emit("refund.failed", refund, { status: previous });
   }
+  // What Stripe's own example of a canceled refund shows.
+  if (outcome === "canceled") refund.failure_reason = "merchant_request";
   ctx.emit("refund.updated", refund, { status: previous });
   ctx.emit("charge.refund.updated", refund, { status: previous });
   return refund;

@@ -7,6 +7,7 @@ import { newId, nowSeconds } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import * as p from "../params.js";
 import { disputeOfCharge, isInquiry } from "./disputes.js";
+import { isBankDebit, refundDestination } from "./bank-debit-flow.js";
 import { bookRefund, settleRefund } from "./refund-flow.js";
 
 declare module "../state.js" {
@@ -55,18 +56,25 @@ function targetCharge(ctx: ApiContext): Stripe.Charge {
 
 /** What Stripe checks before refunding; returns the amount to refund. */
 function refundableAmount(ctx: ApiContext, charge: Stripe.Charge): number {
+  if (charge.status === "pending") {
+    // A bank debit still clearing (stand-in wording; Stripe refuses it too).
+    const message = `Charge ${charge.id} is pending and cannot be refunded until it succeeds.`;
+    throw invalidRequest(message, { code: "charge_not_refundable", param: "charge" });
+  }
   if (charge.status !== "succeeded" || !charge.captured) {
     // Stripe would release an uncaptured authorization instead; Coffer cancels the intent for that.
     const message = `Charge ${charge.id} has not been captured and cannot be refunded.`;
     throw invalidRequest(message, { code: "charge_not_refundable", param: "charge" });
   }
   const dispute = disputeOfCharge(ctx, charge.id);
-  // A chargeback already took the money back; once it is won the charge is refundable again.
-  if (dispute && !isInquiry(dispute) && dispute.status !== "won") {
+  // A chargeback (or its appeal) already took the money back; once won the charge is refundable
+  // again. Inquiries and prevented disputes never took it.
+  if (dispute && !isInquiry(dispute) && !["won", "prevented"].includes(dispute.status)) {
     const message = `Charge ${charge.id} has been charged back; cannot issue a refund.`;
     throw invalidRequest(message, { code: "charge_disputed", param: "charge" });
   }
-  const remaining = charge.amount_captured - charge.amount_refunded;
+  // Against `amount`: what a partial capture did not take is counted in amount_refunded already.
+  const remaining = charge.amount - charge.amount_refunded;
   if (remaining <= 0) {
     throw invalidRequest(`Charge ${charge.id} has already been refunded.`, {
       code: "charge_already_refunded",
@@ -85,9 +93,13 @@ function refundableAmount(ctx: ApiContext, charge: Stripe.Charge): number {
   return amount;
 }
 
-function startStatus(metadata: Record<string, string>): string {
+/**
+ * Card refunds succeed at once; bank-debit refunds go out through the bank and stay `pending`
+ * until it pays them (the succeed and fail controls), as Stripe's do for days.
+ */
+function startStatus(metadata: Record<string, string>, charge: Stripe.Charge): string {
   const wanted = metadata[STATUS_METADATA_KEY];
-  if (wanted === undefined) return "succeeded";
+  if (wanted === undefined) return isBankDebit(charge) ? "pending" : "succeeded";
   if (!START_STATUSES.includes(wanted)) {
     const message = `Stand-in: metadata[${STATUS_METADATA_KEY}] must be one of ${START_STATUSES.join(", ")}.`;
     throw paramError(message, `metadata[${STATUS_METADATA_KEY}]`);
@@ -99,11 +111,12 @@ function create(ctx: ApiContext): object {
   p.allowOnly(ctx.params, ["amount", "charge", "payment_intent", "reason", "metadata", "expand"]);
   const reason = p.optEnum(ctx.params, "reason", ["duplicate", "fraudulent", "requested_by_customer"]);
   const metadata = p.applyMetadata({}, ctx.params);
-  const status = startStatus(metadata);
   const charge = targetCharge(ctx);
+  const status = startStatus(metadata, charge);
   const amount = refundableAmount(ctx, charge);
   const refund: Stripe.Refund = {
-    id: newId("re"),
+    // Stripe's prefix for refunds of `py_` payments (bank debits, destination payments) is `pyr_`.
+    id: newId(charge.id.startsWith("py_") ? "pyr" : "re"),
     object: "refund",
     amount,
     balance_transaction: null,
@@ -112,7 +125,7 @@ function create(ctx: ApiContext): object {
     currency: charge.currency,
     customer: charge.customer,
     customer_account: null,
-    destination_details: { card: { type: "refund" }, type: "card" },
+    destination_details: refundDestination(charge),
     metadata,
     payment_intent: charge.payment_intent,
     payment_method: charge.payment_method,
@@ -149,7 +162,7 @@ function list(ctx: ApiContext): object {
   );
 }
 
-/** Stripe cancels only refunds still waiting on something; this stand-in also lets `pending` go. */
+/** Stripe cancels only refunds waiting on the customer (`requires_action`), never `pending` ones. */
 function cancel(ctx: ApiContext): object {
   p.allowOnly(ctx.params, ["expand"]);
   return settleRefund(ctx, ctx.store.require(ctx.scope, "refund", pathParam(ctx, "id")), "canceled");
