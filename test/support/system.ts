@@ -8,13 +8,20 @@ import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
 import { closeQueues, createQueues, queueSettings, type Queues } from "../../src/queue/queues.js";
 import { producerConnection } from "../../src/queue/redis.js";
-import { startStandin, type Standin } from "../../src/standin/index.js";
+import { startStandin, type Standin, type StandinOptions } from "../../src/standin/index.js";
 import { createStripeClient } from "../../src/stripe/client.js";
 import { createTestDb, type TestDb } from "./db.js";
 import { REDIS_URL } from "./pg-urls.js";
 import { JWT_SECRET, WEBHOOK_SECRET } from "./tokens.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * The Connect endpoint's signing secret. Stripe delivers events of connected accounts through a
+ * separate Connect endpoint with its own secret, so the system is configured with both secrets
+ * (STRIPE_WEBHOOK_SECRET is a list) and the stand-in signs each event with its endpoint's.
+ */
+export const CONNECT_WEBHOOK_SECRET = "whsec_test_coffer_connect_secret";
 
 export interface WorkerProc {
   proc: ChildProcess;
@@ -41,15 +48,19 @@ export interface System {
 }
 
 export async function startSystem(
-  o: { workers?: number; env?: Record<string, string> } = {},
+  o: { workers?: number; env?: Record<string, string>; standin?: Pick<StandinOptions, "rateLimits"> } = {},
 ): Promise<System> {
   const tdb = await createTestDb();
-  const standin = await startStandin({ webhookSecret: WEBHOOK_SECRET });
+  const standin = await startStandin({
+    ...o.standin,
+    webhookSecret: WEBHOOK_SECRET,
+    connectWebhookSecret: CONNECT_WEBHOOK_SECRET,
+  });
   const env: Record<string, string> = {
     NODE_ENV: "test",
     DATABASE_URL: tdb.url,
     REDIS_URL,
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${CONNECT_WEBHOOK_SECRET}`,
     AUTH_JWT_SECRET: JWT_SECRET,
     STRIPE_API_BASE: standin.url,
     QUEUE_PREFIX: `test-${randomUUID()}`,
@@ -81,7 +92,7 @@ export async function startSystem(
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  standin.setWebhook(`${url}/webhooks/stripe`, WEBHOOK_SECRET);
+  standin.setWebhook(`${url}/webhooks/stripe`, WEBHOOK_SECRET, CONNECT_WEBHOOK_SECRET);
 
   const workers: WorkerProc[] = [];
   const startWorker = (extra: Record<string, string> = {}) =>
