@@ -1,4 +1,4 @@
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandin } from "../src/standin/index.js";
 import type { Standin } from "../src/standin/index.js";

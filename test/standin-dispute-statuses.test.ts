@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandin } from "../src/standin/index.js";
 import type { Standin, StripeEvent } from "../src/standin/index.js";
