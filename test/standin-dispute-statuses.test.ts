@@ -3,6 +3,7 @@ import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStandin } from "../src/standin/index.js";
 import type { Standin, StripeEvent } from "../src/standin/index.js";
+import { DISPUTE_STATUS_LIFECYCLES, control as lifecycleControl } from "./support/lifecycles.js";
 import { standinControl, stripeFailure, stripeFor } from "./support/stripe-client.js";
 
 /**
@@ -158,4 +159,24 @@ describe("dispute statuses", () => {
     expect([...reached].sort()).toEqual(sdkDisputeStatuses());
     expect(sdkDisputeStatuses()).toContain("prevented");
   });
+
+  it.each(DISPUTE_STATUS_LIFECYCLES.map((lc) => [lc.name, lc] as const))(
+    "the harness lifecycle %s emits exactly its event types, in Stripe's order",
+    async (_name, lc) => {
+      const start = standin.eventCount();
+      const pi = await stripe.paymentIntents.create({
+        amount: 1000,
+        currency: "usd",
+        payment_method: "pm_card_visa",
+        confirm: true,
+      });
+      await lc.play(lifecycleControl(standin), { piId: pi.id, chargeId: pi.latest_charge as string });
+      const mine = standin
+        .events(start)
+        .filter((e) => e.data.object.id === pi.id || e.data.object.charge === pi.latest_charge)
+        .map((e) => e.type)
+        .filter((t) => lc.types.includes(t));
+      expect([...new Set(mine)]).toEqual(lc.types);
+    },
+  );
 });

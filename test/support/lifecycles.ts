@@ -129,6 +129,68 @@ export const LIFECYCLES: Lifecycle[] = [
   },
 ];
 
+/**
+ * The dispute statuses stripe 23.1.0 added: a prevented dispute (moves nothing) and appeals of a
+ * lost chargeback (an appeal won returns the money once). Kept apart from LIFECYCLES until Coffer
+ * handles them (issue 8); a test that wants every status plays both lists.
+ */
+export const DISPUTE_STATUS_LIFECYCLES: Lifecycle[] = [
+  {
+    name: "a prevented dispute",
+    play: async (c, p) => void (await dispute(c, p.chargeId, { prevented: true })),
+    expectAvailable: 1_000,
+    types: ["payment_intent.succeeded", "charge.dispute.created", "charge.dispute.closed"],
+  },
+  {
+    name: "an appeal won after a lost dispute",
+    play: async (c, p) => {
+      const dp = await dispute(c, p.chargeId);
+      await c.post(`/disputes/${dp}/close`, { outcome: "lost" });
+      await c.post(`/disputes/${dp}/update`, { status: "appeal_needs_response" });
+      await c.post(`/disputes/${dp}/update`, { status: "appeal_under_review" });
+      await c.post(`/disputes/${dp}/close`, { outcome: "won" });
+    },
+    expectAvailable: 1_000,
+    types: [
+      "payment_intent.succeeded",
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "charge.dispute.closed",
+      "charge.dispute.updated",
+      "charge.dispute.funds_reinstated",
+    ],
+  },
+  {
+    name: "an appeal lost after a lost dispute",
+    play: async (c, p) => {
+      const dp = await dispute(c, p.chargeId);
+      await c.post(`/disputes/${dp}/close`, { outcome: "lost" });
+      await c.post(`/disputes/${dp}/update`, { status: "appeal_needs_response" });
+      await c.post(`/disputes/${dp}/close`, { outcome: "lost" });
+    },
+    expectAvailable: 0,
+    types: [
+      "payment_intent.succeeded",
+      "charge.dispute.created",
+      "charge.dispute.funds_withdrawn",
+      "charge.dispute.closed",
+      "charge.dispute.updated",
+    ],
+  },
+];
+
+/**
+ * The customer pays by ACH debit (a `py_…` payment) and the bank pays it: `processing`, then
+ * `succeeded`. Returns the payment's id; its refunds are `pyr_…` and start `pending`.
+ */
+export async function payByBankDebit(standin: Standin, piId: string): Promise<string> {
+  const c = control(standin);
+  const paying = await c.post(`/payment_intents/${piId}/pay`, { payment_method: "pm_usBankAccount_success" });
+  const paymentId = paying.latest_charge as string;
+  await c.post(`/charges/${paymentId}/succeed`);
+  return paymentId;
+}
+
 export interface Run {
   lifecycle: Lifecycle;
   user: string;
