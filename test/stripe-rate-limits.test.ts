@@ -47,13 +47,13 @@ describe("a job rate limited by Stripe", () => {
     // The next two reads anyone makes of Stripe are refused with 429: those of the account.updated job.
     sys.standin.injectFault({ method: "GET", pathPrefix: "/v1/", kind: "429", times: 2 });
     await control(sys.standin).post(`/accounts/${accountId}/enable`, {});
-    const event = await eventually(
+    const event = (await eventually(
       async () =>
         sys.standin
           .events(since)
           .find((e) => e.type === "account.updated" && (e.data.object as { id: string }).id === accountId),
       { what: "account.updated" },
-    );
+    ))!;
 
     // While it waits, the row says why and is open again, not failed.
     const waiting = await eventually(
