@@ -59,14 +59,14 @@ describe("a withdrawal waiting for Stripe funds", () => {
       expect((await approve(sys, id)).status).toBe(200);
       const startedAt = workers.now().getTime();
       const jobId = withdrawalJobId(id);
-      const delayedJob = () =>
-        eventually(
+      const delayedJob = async () =>
+        (await eventually(
           async () => {
             const job = await sys.queues.withdrawals.getJob(jobId);
             return job && (await job.getState()) === "delayed" ? job : undefined;
           },
           { intervalMs: 10, what: "the withdrawal job delayed" },
-        );
+        ))!;
 
       let day = 0;
       let sweptWhileDelayed = false;
