@@ -18,6 +18,7 @@ import { eventProcessor } from "./process-event.js";
 import { reconciliationProcessor } from "./process-reconciliation.js";
 import { withdrawalProcessor } from "./process-withdrawal.js";
 import { startSweeper } from "./sweeper.js";
+import { startBalanceFollower } from "./balance-follower.js";
 
 /**
  * Starts one BullMQ Worker per configured queue, the sweeper, and the Redis
@@ -91,12 +92,16 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     { db: rt.db, queues, log: logger, metrics: rt.metrics },
     { intervalMs: config.SWEEP_INTERVAL_MS, afterMs: config.SWEEP_AFTER_MS },
   );
+  const stopFollower = config.WORKER_QUEUES.includes("reconciliation")
+    ? startBalanceFollower(deps, config.BALANCE_STREAM_INTERVAL_MS)
+    : async () => {};
   const metricsServer = serveWorkerMetrics(rt.metrics, config.WORKER_METRICS_PORT, logger);
   return {
     stop: async () => {
       metricsServer?.close();
       for (const stop of stopTimers) stop();
       await stopSweeper();
+      await stopFollower();
       await Promise.all(workers.map((w) => w.close()));
       await closeQueues(queues);
       connection.disconnect();

@@ -81,6 +81,8 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: int(60),
   RECONCILIATION_CRON: z.string().default("0 3 * * *"),
   RECONCILIATION_HEAL_WAIT_MS: int(60_000),
+  /** How often a worker follows the balance-transaction stream between runs (fees, conversions); 0 = only in runs. */
+  BALANCE_STREAM_INTERVAL_MS: int(60_000, 0),
   CONNECT_RETURN_URL: z.string().url().default("http://127.0.0.1:3000/connect/return"),
   CONNECT_REFRESH_URL: z.string().url().default("http://127.0.0.1:3000/connect/refresh"),
   QUEUE_PREFIX: z

@@ -5,7 +5,7 @@ import { ensureUser } from "../src/db/stores/users.js";
 import { newId } from "../src/ids.js";
 import { api, pay, topUp, wallet } from "./support/api.js";
 import { stripeFor } from "./support/stripe-client.js";
-import { deliver, eventEnvelope, paymentIntentObject, stripeId } from "./support/events.js";
+import { chargeObject, deliver, eventEnvelope, stripeId } from "./support/events.js";
 import { expectInvariants, openEventCount } from "./support/seed.js";
 import { eventually, startSystem, type System } from "./support/system.js";
 import { WEBHOOK_SECRET } from "./support/tokens.js";
@@ -166,10 +166,12 @@ describe("payments processor", () => {
     expect(await wallet(sys.url, "owner")).toEqual({ available: 0, pending: 0, held: 0 });
   });
 
-  it("fails terminally on a PaymentIntent Stripe says does not exist, and the next good event still works", async () => {
+  it("fails terminally when Stripe says the PaymentIntent a charge names does not exist, and the next good event still works", async () => {
+    // A charge without its PaymentIntent's metadata cannot be credited from the snapshot alone,
+    // so Coffer asks Stripe, and Stripe says resource_missing.
     const ghost = eventEnvelope(
-      "payment_intent.succeeded",
-      paymentIntentObject({ id: stripeId("pi"), status: "succeeded", amount_received: 1_000 }),
+      "charge.succeeded",
+      chargeObject({ id: stripeId("py"), payment_intent: stripeId("pi"), metadata: {}, captured: true }),
     );
     expect((await deliver(sys.url, ghost)).status).toBe(200);
     await settled();
@@ -188,9 +190,9 @@ describe("payments processor", () => {
     });
   });
 
-  it("retries transient Stripe errors with backoff, then applies once", async () => {
+  it("credits from the signed snapshot without asking Stripe", async () => {
     sys.standin.setWebhook(undefined);
-    const created = await topUp(sys.url, "flaky-user", 900);
+    const created = await topUp(sys.url, "snapshot-user", 800);
     await pay(sys.standin.url, created.body.payment_intent_id);
     const ev = sys.standin
       .events()
@@ -199,6 +201,34 @@ describe("payments processor", () => {
           e.type === "payment_intent.succeeded" &&
           (e.data.object as { id: string }).id === created.body.payment_intent_id,
       )!;
+    // Every read of the PaymentIntent would fail: the snapshot is all the credit needs.
+    sys.standin.injectFault({ method: "GET", pathPrefix: "/v1/payment_intents/", kind: "500", times: 100 });
+    try {
+      await deliver(sys.url, ev as never);
+      await settled();
+      expect(await sys.tdb.db("stripe_webhook_events").where({ id: ev.id }).first()).toMatchObject({
+        status: "processed",
+        attempts: 1,
+      });
+      expect(await wallet(sys.url, "snapshot-user")).toEqual({ available: 800, pending: 0, held: 0 });
+    } finally {
+      sys.standin.clearFaults();
+    }
+  });
+
+  it("retries transient Stripe errors with backoff, then applies once", async () => {
+    sys.standin.setWebhook(undefined);
+    const created = await topUp(sys.url, "flaky-user", 900);
+    await pay(sys.standin.url, created.body.payment_intent_id);
+    const charge = sys.standin
+      .events()
+      .find(
+        (e) =>
+          e.type === "charge.succeeded" &&
+          (e.data.object as { payment_intent: string }).payment_intent === created.body.payment_intent_id,
+      )!;
+    // Without its PaymentIntent's metadata the charge cannot be credited as it is: Coffer asks Stripe.
+    const ev = { ...charge, data: { object: { ...charge.data.object, metadata: {} } } };
     sys.standin.injectFault({ method: "GET", pathPrefix: "/v1/payment_intents/", kind: "500", times: 2 });
     await deliver(sys.url, ev as never);
     await settled();

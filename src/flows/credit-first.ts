@@ -1,5 +1,5 @@
 import { DomainError } from "../ledger/errors.js";
-import type { TopUpRow } from "../db/stores/top-ups.js";
+import { findByPaymentIntent, type TopUpRow } from "../db/stores/top-ups.js";
 import type { FlowDeps } from "./deps.js";
 import { syncPaymentIntent, type EventCtx } from "./payment-intent.js";
 
@@ -11,12 +11,12 @@ import { syncPaymentIntent, type EventCtx } from "./payment-intent.js";
  * Returns null when the PaymentIntent is not a wallet top-up.
  */
 export async function ensureCredited(deps: FlowDeps, piId: string, ev: EventCtx): Promise<TopUpRow | null> {
-  const known = await deps.db<TopUpRow>("payment_transactions").where({ payment_intent_id: piId }).first();
+  const known = await findByPaymentIntent(deps.db, piId);
   if (known?.purpose === "unrecognized") return null;
   if (known?.status === "succeeded") return known;
   const outcome = await syncPaymentIntent(deps, piId, ev);
   if (outcome === "unrecognized") return null;
-  const row = await deps.db<TopUpRow>("payment_transactions").where({ payment_intent_id: piId }).first();
+  const row = await findByPaymentIntent(deps.db, piId);
   if (!row || row.status !== "succeeded") {
     // Stripe only refunds or disputes captured payments; not seeing the capture yet is transient.
     throw new DomainError("payment_not_captured", `PaymentIntent ${piId} is not captured yet`, {}, false);
@@ -24,20 +24,14 @@ export async function ensureCredited(deps: FlowDeps, piId: string, ev: EventCtx)
   return row;
 }
 
-/** The PaymentIntent a refund or dispute belongs to, asking Stripe for the charge when the object lacks it. */
+/** The PaymentIntent a refund or dispute belongs to, asking Stripe for the charge only when the object lacks it. */
 export async function paymentIntentOf(
   deps: FlowDeps,
-  obj: {
-    id: string;
-    payment_intent?: string | { id: string } | null;
-    charge?: string | { id: string } | null;
-  },
+  obj: { paymentIntentId: string | null; chargeId: string | null },
 ): Promise<string | null> {
-  const direct = typeof obj.payment_intent === "string" ? obj.payment_intent : obj.payment_intent?.id;
-  if (direct) return direct;
-  const chargeId = typeof obj.charge === "string" ? obj.charge : obj.charge?.id;
-  if (!chargeId) return null;
-  const charge = await deps.stripe.charges.retrieve(chargeId);
+  if (obj.paymentIntentId) return obj.paymentIntentId;
+  if (!obj.chargeId) return null;
+  const charge = await deps.stripe.charges.retrieve(obj.chargeId);
   return typeof charge.payment_intent === "string"
     ? charge.payment_intent
     : (charge.payment_intent?.id ?? null);

@@ -1,27 +1,32 @@
-import type Stripe from "stripe";
 import { lockDispute, upsertDispute } from "../db/stores/disputes.js";
-import { postPosting } from "../db/stores/ledger.js";
+import { isPosted, postPosting } from "../db/stores/ledger.js";
 import { lockByPaymentIntent, type TopUpRow } from "../db/stores/top-ups.js";
 import { FX, STRIPE } from "../ledger/accounts.js";
 import { withTransaction } from "../db/transaction.js";
-import { DISPUTE_STATUS_RANK, disputePostings, type DisputeState } from "../ledger/disputes.js";
+import { disputePostings, forwardDisputeStatus, type DisputeState } from "../ledger/disputes.js";
 import { DomainError } from "../ledger/errors.js";
+import { disputeOpened } from "../ledger/movements.js";
 import type { Posting } from "../ledger/types.js";
 import type { Currency } from "../money/currencies.js";
-import { ensureCredited, forwardStatus, paymentIntentOf } from "./credit-first.js";
+import type { DisputeView } from "../stripe/snapshots.js";
+import { ensureCredited, paymentIntentOf } from "./credit-first.js";
 import type { FlowDeps } from "./deps.js";
 import type { EventCtx } from "./payment-intent.js";
 
 /**
- * Every `charge.dispute.*` event lands here. The dispute is retrieved from
- * Stripe, its state (status and the balance transactions Stripe booked on it)
- * is turned into postings by the pure `disputePostings`, and each posting is
- * keyed by the dispute and the movement. So a `closed` that arrives before
- * `created`, or `funds_withdrawn` twice, ends in the same books as in-order
- * delivery: the user is debited once, whichever event comes first.
+ * Every `charge.dispute.*` event lands here with Stripe's snapshot of the
+ * dispute: its status and the balance transactions Stripe booked on it, all the
+ * dispute's money needs, so nothing is fetched. The state is turned into postings
+ * by the pure `disputePostings`, each keyed by the dispute and the movement. So a
+ * `closed` before `created`, or `funds_withdrawn` twice, ends in the same books as
+ * in-order delivery: the user is debited once, whichever event comes first.
  */
-export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCtx): Promise<string> {
-  const dispute = await deps.stripe.disputes.retrieve(disputeId);
+export async function syncDispute(
+  deps: FlowDeps,
+  dispute: DisputeView,
+  eventCreated: number,
+  ev: EventCtx,
+): Promise<string> {
   const piId = await paymentIntentOf(deps, dispute);
   const payment = piId ? await ensureCredited(deps, piId, ev) : null;
   if (!piId || !payment?.user_id) {
@@ -36,7 +41,7 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
   await withTransaction(deps.db, async (trx) => {
     posted = []; // a deadlock retry runs this again from the start
     // Lock order: the payment row, then the dispute row, then balances (inside postPosting).
-    const row = (await lockByPaymentIntent(trx, piId, undefined))!;
+    const row = (await lockByPaymentIntent(trx, piId))!;
     if (dispute.currency !== row.currency) {
       throw new DomainError(
         "currency_mismatch",
@@ -50,8 +55,13 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
       );
     }
     const stored = await lockDispute(trx, dispute.id);
-    const status = forwardStatus(stored?.status, dispute.status, DISPUTE_STATUS_RANK);
-    const state = disputeState(dispute, userId, row, status);
+    const status = forwardDisputeStatus(stored && { status: stored.status, asOf: stored.status_as_of }, {
+      status: dispute.status,
+      asOf: eventCreated,
+    });
+    const money = { amountMinor: dispute.amount, currency: row.currency as Currency };
+    const openedPosted = await isPosted(trx, disputeOpened(dispute.id, userId, money).key);
+    const state = disputeState(dispute, userId, row, status.status, openedPosted);
     for (const p of disputePostings(state)) {
       if (p.kind === "dispute_fee") {
         // The reconciliation stream books this fee per balance transaction; if Stripe split it over
@@ -73,11 +83,12 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
     await upsertDispute(trx, {
       id: dispute.id,
       payment_intent_id: piId,
-      charge_id: typeof dispute.charge === "string" ? dispute.charge : dispute.charge.id,
+      charge_id: dispute.chargeId,
       user_id: userId,
       amount_minor: dispute.amount,
       currency: row.currency,
-      status,
+      status: status.status,
+      status_as_of: status.asOf,
     });
   });
   for (const p of posted) deps.metrics.postings.inc({ kind: p.kind });
@@ -86,12 +97,17 @@ export async function syncDispute(deps: FlowDeps, disputeId: string, ev: EventCt
   return outcome;
 }
 
-/** Reads Stripe's balance transactions on the dispute: withdrawals are negative, reinstatements positive. */
-function disputeState(d: Stripe.Dispute, userId: string, payment: TopUpRow, status: string): DisputeState {
+/** Stripe's balance transactions on the dispute: withdrawals are negative, reinstatements positive. */
+function disputeState(
+  d: DisputeView,
+  userId: string,
+  payment: TopUpRow,
+  status: string,
+  openedPosted: boolean,
+): DisputeState {
   const currency = payment.currency as Currency;
   const settled = (payment.settlement_currency ?? payment.currency) as Currency;
-  const txns = (d.balance_transactions ?? []).filter((t) => typeof t === "object");
-  for (const t of txns) {
+  for (const t of d.balanceTransactions) {
     if (t.currency !== settled)
       throw new DomainError(
         "settlement_currency_mismatch",
@@ -106,7 +122,10 @@ function disputeState(d: Stripe.Dispute, userId: string, payment: TopUpRow, stat
     amountMinor: d.amount,
     currency,
     status,
-    withdrawals: txns.filter((t) => t.amount < 0).map((t) => ({ amountMinor: -t.amount, feeMinor: t.fee })),
-    reinstatements: txns.filter((t) => t.amount > 0).map((t) => ({ amountMinor: t.amount })),
+    openedPosted,
+    withdrawals: d.balanceTransactions
+      .filter((t) => t.amount < 0)
+      .map((t) => ({ amountMinor: -t.amount, feeMinor: t.fee })),
+    reinstatements: d.balanceTransactions.filter((t) => t.amount > 0).map((t) => ({ amountMinor: t.amount })),
   };
 }

@@ -2,7 +2,7 @@ import { syncBankAccount } from "./bank-accounts.js";
 import { syncAccount } from "./connect.js";
 import { syncDispute } from "./dispute.js";
 import { syncPayout, syncTransfer } from "./withdrawal-outcome.js";
-import { syncPaymentIntent, type EventCtx } from "./payment-intent.js";
+import { syncCharge, syncPaymentIntent, type EventCtx } from "./payment-intent.js";
 import { syncChargeRefunds, syncRefund } from "./refund.js";
 import type { FlowDeps } from "./deps.js";
 import { assertNever, type Command } from "../stripe/commands.js";
@@ -11,19 +11,23 @@ import { assertNever, type Command } from "../stripe/commands.js";
 export async function handleCommand(deps: FlowDeps, command: Command, ev: EventCtx): Promise<string> {
   switch (command.kind) {
     case "sync_payment_intent":
-      return syncPaymentIntent(deps, command.paymentIntentId, ev);
+      return syncPaymentIntent(deps, command.paymentIntentId, ev, command.snapshot);
+    case "sync_charge":
+      return syncCharge(deps, command.charge, ev);
     case "sync_refund":
-      return syncRefund(deps, command.refundId, ev);
+      return syncRefund(deps, command.refund, ev);
     case "sync_charge_refunds":
-      return syncChargeRefunds(deps, command.chargeId, ev);
+      return syncChargeRefunds(deps, command.charge, ev);
     case "sync_dispute":
-      return syncDispute(deps, command.disputeId, ev);
+      return syncDispute(deps, command.dispute, command.eventCreated, ev);
     case "sync_account":
       return syncAccount(deps, command.accountId, command.eventCreated);
     case "sync_payout":
       return syncPayout(deps, command.payoutId, command.account, ev);
     case "sync_transfer":
       return syncTransfer(deps, command.transferId, ev);
+    case "sync_external_account":
+      return "no_action"; // TODO(lead): wire syncExternalAccount once bank-accounts.ts exports it
     case "sync_bank_account":
       return syncBankAccount(deps, command.financialAccountId);
     case "none":

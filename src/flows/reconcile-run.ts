@@ -19,7 +19,7 @@ import { healMissing } from "./reconcile-heal.js";
 import { followBalanceStream, type StreamProgress } from "./reconcile-stream.js";
 
 /** One advisory lock key for every reconciliation in the database: two runs never overlap. */
-const RECONCILIATION_LOCK = 0x636f6666; // "coff"
+export const RECONCILIATION_LOCK = 0x636f6666; // "coff"
 
 export type ReconcileDeps = FlowDeps & { queues: Queues };
 
@@ -61,7 +61,7 @@ async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Pro
   const log = deps.log.child({ run_id: runId });
   await markRunning(deps.db, runId);
   try {
-    const stream = await followBalanceStream(deps, o.onPage);
+    const stream = await followBalanceStream(deps, { onPage: o.onPage });
     log.info({ ...stream, conflicts: stream.conflicts.length }, "balance transactions read");
     let counts = await checkAfresh(deps, run);
     let healed: HealedEvent[] = [];

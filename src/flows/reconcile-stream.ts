@@ -45,9 +45,10 @@ export interface StreamResult extends StreamProgress {
  */
 export async function followBalanceStream(
   deps: FlowDeps,
-  onPage: (p: StreamProgress) => void = () => {},
+  o: { onPage?: (p: StreamProgress) => void; overlapS?: number } = {},
 ): Promise<StreamResult> {
-  const since = Math.max(0, (await readCursor(deps.db)) - OVERLAP_S);
+  const onPage = o.onPage ?? (() => {});
+  const since = Math.max(0, (await readCursor(deps.db)) - (o.overlapS ?? OVERLAP_S));
   const booksStart = await booksBegan(deps.db);
   const progress: StreamResult = { page: 0, lines: 0, booked: 0, conflicts: [] };
   let newest = 0;

@@ -1,45 +1,64 @@
-import type Stripe from "stripe";
 import { isPosted, postPosting } from "../db/stores/ledger.js";
 import {
   activeRefundedMinor,
   ACTIVE_REFUND_STATUSES,
   lockRefund,
   REFUND_STATUS_RANK,
+  RELEASED,
   upsertRefund,
 } from "../db/stores/refunds.js";
-import { lockByPaymentIntent, updateTopUp } from "../db/stores/top-ups.js";
+import { lockByPaymentIntent, updateTopUp, type TopUpRow } from "../db/stores/top-ups.js";
 import { withTransaction } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
 import { FX, STRIPE } from "../ledger/accounts.js";
 import { refunded, refundReversed } from "../ledger/movements.js";
 import type { Posting } from "../ledger/types.js";
 import type { Currency } from "../money/currencies.js";
+import { refund as refundView, type ChargeView, type RefundView } from "../stripe/snapshots.js";
 import { ensureCredited, forwardStatus, paymentIntentOf } from "./credit-first.js";
 import type { FlowDeps } from "./deps.js";
 import type { EventCtx } from "./payment-intent.js";
 
 export type RefundOutcome = "debited" | "reversed" | "no_money" | "not_wallet_payment";
 
-/** `refund.*` and `charge.refund.updated`: apply what Stripe says about this refund now. */
-export async function syncRefund(deps: FlowDeps, refundId: string, ev: EventCtx): Promise<RefundOutcome> {
-  return applyRefund(deps, await deps.stripe.refunds.retrieve(refundId), ev);
+/**
+ * A partial capture releases the rest of the authorization, and Stripe shows that
+ * as a refund of the charge with no balance transaction: no money moved, because
+ * none was captured. It is recorded, never debited, and never counts against what
+ * the payment may still refund. Only a refund that fits in the uncaptured rest can
+ * be one; a real refund always has its balance transaction from the start.
+ */
+const isRelease = (refund: RefundView, payment: TopUpRow) =>
+  refund.balanceTransactionId === null &&
+  payment.status === "succeeded" &&
+  refund.amount <= payment.amount_minor - payment.amount_received_minor;
+
+/** `refund.*` and `charge.refund.updated`: the event's snapshot of the refund is applied as it is. */
+export async function syncRefund(deps: FlowDeps, refund: RefundView, ev: EventCtx): Promise<RefundOutcome> {
+  return applyRefund(deps, refund, ev);
 }
 
 /**
  * `charge.refunded` carries the charge's cumulative `amount_refunded`, which
- * cannot say which refund is new. So each refund on the charge is applied on
- * its own key (`re_…:refunded`), and the sibling `refund.*` events converge on
- * the same keys.
+ * cannot say which refund is new. When the refunds Coffer knows already add up
+ * to it (their own `refund.*` events came first), nothing is fetched. Otherwise
+ * each refund on the charge is listed and applied on its own key
+ * (`re_…:refunded`), and the sibling `refund.*` events converge on the same keys.
  */
-export async function syncChargeRefunds(deps: FlowDeps, chargeId: string, ev: EventCtx): Promise<string> {
-  // Retrieve first: a charge Stripe does not know fails the event (resource_missing), not "no refunds".
-  await deps.stripe.charges.retrieve(chargeId);
-  const refunds: Stripe.Refund[] = [];
-  for await (const refund of deps.stripe.refunds.list({ charge: chargeId, limit: 100 })) refunds.push(refund);
+export async function syncChargeRefunds(deps: FlowDeps, charge: ChargeView, ev: EventCtx): Promise<string> {
+  const piId = charge.paymentIntentId;
+  const payment = piId ? await ensureCredited(deps, piId, ev) : null;
+  if (!piId || !payment?.user_id) return "not_wallet_payment";
+  // A partial capture releases the rest, which Stripe counts in `amount_refunded` with no refund object.
+  const released = charge.captured ? charge.amount - charge.amountCaptured : 0;
+  if ((await activeRefundedMinor(deps.db, piId)) === charge.amountRefunded - released) return "refunds_known";
+  const refunds: RefundView[] = [];
+  for await (const r of deps.stripe.refunds.list({ charge: charge.id, limit: 100 }))
+    refunds.push(refundView(r));
   // Stripe lists newest first; apply oldest first, so an earlier refund's failure is booked
   // before a later refund is measured against what the payment has left.
   const outcomes: RefundOutcome[] = [];
-  for (const refund of refunds.reverse()) outcomes.push(await applyRefund(deps, refund, ev));
+  for (const r of refunds.reverse()) outcomes.push(await applyRefund(deps, r, ev));
   return outcomes.length === 0 ? "no_refunds" : outcomes.join(",");
 }
 
@@ -51,7 +70,7 @@ export async function syncChargeRefunds(deps: FlowDeps, chargeId: string, ev: Ev
  */
 async function applyRefund(
   deps: FlowDeps,
-  refund: Stripe.Refund,
+  refund: RefundView,
   ev: EventCtx,
   resynced = false,
 ): Promise<RefundOutcome> {
@@ -61,15 +80,15 @@ async function applyRefund(
     if (resynced || !(err instanceof DomainError) || err.code !== "refund_exceeds_payment") throw err;
     const piId = (await paymentIntentOf(deps, refund))!;
     for await (const sibling of deps.stripe.refunds.list({ payment_intent: piId, limit: 100 })) {
-      if (sibling.id !== refund.id && !ACTIVE_REFUND_STATUSES.includes(sibling.status ?? "")) {
-        await applyRefundOnce(deps, sibling, ev);
+      if (sibling.id !== refund.id && !ACTIVE_REFUND_STATUSES.includes(sibling.status ?? "pending")) {
+        await applyRefundOnce(deps, refundView(sibling), ev);
       }
     }
     return applyRefund(deps, refund, ev, true);
   }
 }
 
-async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventCtx): Promise<RefundOutcome> {
+async function applyRefundOnce(deps: FlowDeps, refund: RefundView, ev: EventCtx): Promise<RefundOutcome> {
   const piId = await paymentIntentOf(deps, refund);
   const payment = piId ? await ensureCredited(deps, piId, ev) : null;
   if (!piId || !payment?.user_id) {
@@ -81,7 +100,7 @@ async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventC
   const outcome = await withTransaction(deps.db, async (trx) => {
     posted = []; // a deadlock retry runs this again from the start
     // Lock order: the payment row, then the refund row, then balances (inside postPosting).
-    const row = (await lockByPaymentIntent(trx, piId, undefined))!;
+    const row = (await lockByPaymentIntent(trx, piId))!;
     if (refund.currency !== row.currency) {
       throw new DomainError(
         "currency_mismatch",
@@ -89,7 +108,9 @@ async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventC
       );
     }
     const stored = await lockRefund(trx, refund.id);
-    const status = forwardStatus(stored?.status, refund.status ?? "pending", REFUND_STATUS_RANK);
+    const status = isRelease(refund, row)
+      ? RELEASED
+      : forwardStatus(stored?.status, refund.status, REFUND_STATUS_RANK);
     const money = { amountMinor: refund.amount, currency: row.currency as Currency };
     // A converted payment is refunded through `fx`; the stream books Stripe's side in its currency.
     const via = row.settlement_currency ? FX : STRIPE;
@@ -121,7 +142,7 @@ async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventC
     await upsertRefund(trx, {
       id: refund.id,
       payment_intent_id: piId,
-      charge_id: chargeIdOf(refund),
+      charge_id: refund.chargeId,
       user_id: userId,
       amount_minor: refund.amount,
       currency: row.currency,
@@ -134,5 +155,3 @@ async function applyRefundOnce(deps: FlowDeps, refund: Stripe.Refund, ev: EventC
   ev.log.info({ refund_id: refund.id, stripe_status: refund.status, outcome }, "refund synced");
   return outcome;
 }
-
-const chargeIdOf = (r: Stripe.Refund) => (typeof r.charge === "string" ? r.charge : (r.charge?.id ?? null));

@@ -102,6 +102,12 @@ export const disputeWon = (disputeId: string, userId: string, a: Amount) =>
     t(DISPUTE_RESERVE, available(userId), a.amountMinor, a.currency),
   ]);
 
+/** A dispute Stripe prevented before it became a chargeback, after Coffer had reserved it: the user gets it back. */
+export const disputeReleased = (disputeId: string, userId: string, a: Amount) =>
+  posting("dispute_released", `${disputeId}:released`, disputeId, [
+    t(DISPUTE_RESERVE, available(userId), a.amountMinor, a.currency),
+  ]);
+
 /** The user asked to withdraw: the only posting a user starts, so it may not overdraw. */
 export const withdrawalHold = (wdId: string, userId: string, a: Amount) =>
   posting(

@@ -57,6 +57,7 @@ export const POSTING_KINDS = [
   "dispute_fee",
   "dispute_reinstated",
   "dispute_won",
+  "dispute_released",
   "withdrawal_hold",
   "withdrawal_release",
   "withdrawal_transferred",

@@ -71,6 +71,8 @@ export async function startSystem(
     JOB_BACKOFF_MS: "100",
     JOB_LOCK_MS: "3000",
     WORKER_METRICS_PORT: "0",
+    // Fees and conversions come from the stream; tests see them within a second.
+    BALANCE_STREAM_INTERVAL_MS: "500",
     ...o.env,
   };
   const config = loadConfig(env);

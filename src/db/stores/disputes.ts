@@ -1,3 +1,4 @@
+import { OPEN_DISPUTE_STATUSES } from "../../ledger/disputes.js";
 import type { Tx } from "../knex.js";
 
 export interface DisputeRow {
@@ -8,10 +9,9 @@ export interface DisputeRow {
   amount_minor: number;
   currency: string;
   status: string;
+  /** `created` of the event whose snapshot set the status (0 before any). */
+  status_as_of: number;
 }
-
-/** A chargeback still being fought: the user's money may yet be lost, so withdrawals wait. */
-export const OPEN_DISPUTE_STATUSES = ["needs_response", "under_review"];
 
 export async function lockDispute(trx: Tx, id: string): Promise<DisputeRow | undefined> {
   return trx<DisputeRow>("stripe_disputes").where({ id }).forUpdate().first();
@@ -21,13 +21,18 @@ export async function upsertDispute(trx: Tx, d: DisputeRow): Promise<void> {
   await trx("stripe_disputes")
     .insert({ ...d })
     .onConflict("id")
-    .merge({ status: d.status, amount_minor: d.amount_minor, updated_at: trx.fn.now() });
+    .merge({
+      status: d.status,
+      status_as_of: d.status_as_of,
+      amount_minor: d.amount_minor,
+      updated_at: trx.fn.now(),
+    });
 }
 
 export async function hasOpenDispute(trx: Tx, userId: string): Promise<boolean> {
   const row = await trx("stripe_disputes")
     .where({ user_id: userId })
-    .whereIn("status", OPEN_DISPUTE_STATUSES)
+    .whereIn("status", [...OPEN_DISPUTE_STATUSES])
     .first("id");
   return row !== undefined;
 }

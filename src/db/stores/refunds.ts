@@ -21,7 +21,10 @@ export const REFUND_STATUS_RANK: Readonly<Record<string, number>> = {
   succeeded: 2,
   failed: 9,
   canceled: 9,
+  released: 9,
 };
+/** Coffer's own status for the uncaptured rest a partial capture released: recorded, never debited. */
+export const RELEASED = "released";
 /** Statuses in which the refund's money has left (or is leaving) the wallet. */
 export const ACTIVE_REFUND_STATUSES = ["requires_action", "pending", "succeeded"];
 

@@ -102,21 +102,44 @@ export async function listTopUps(
   return { data: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
 }
 
-/** Locks the row a PaymentIntent belongs to, found by its id or (before the id was attached) by our top-up id. */
-export async function lockByPaymentIntent(
+export async function findByPaymentIntent(trx: Tx, piId: string): Promise<TopUpRow | undefined> {
+  return trx<TopUpRow>("payment_transactions").where({ payment_intent_id: piId }).first();
+}
+
+export type PaymentIntentRow =
+  | { kind: "found"; row: TopUpRow | undefined }
+  /** The metadata names a top-up that another PaymentIntent already owns. */
+  | { kind: "bound_elsewhere"; row: TopUpRow };
+
+/**
+ * Locks the row a PaymentIntent belongs to: by its id, or, before the top-up
+ * route attached the id (Stripe answered but the write was lost), by the top-up
+ * id in its metadata. The metadata only finds a row no PaymentIntent owns yet;
+ * one bound to another PaymentIntent is reported, never rebound.
+ */
+export async function lockForPaymentIntent(
   trx: Tx,
   piId: string,
   topUpId: string | undefined,
-): Promise<TopUpRow | undefined> {
+): Promise<PaymentIntentRow> {
   const byPi = await trx<TopUpRow>("payment_transactions")
     .where({ payment_intent_id: piId })
     .forUpdate()
     .first();
-  if (byPi || !topUpId) return byPi;
-  return trx<TopUpRow>("payment_transactions")
+  if (byPi || !topUpId) return { kind: "found", row: byPi };
+  const named = await trx<TopUpRow>("payment_transactions")
     .where({ id: topUpId, purpose: "wallet_top_up" })
     .forUpdate()
     .first();
+  if (named?.payment_intent_id && named.payment_intent_id !== piId) {
+    return { kind: "bound_elsewhere", row: named };
+  }
+  return { kind: "found", row: named };
+}
+
+/** The row of a PaymentIntent already recorded, locked (refunds and disputes of a credited payment). */
+export async function lockByPaymentIntent(trx: Tx, piId: string): Promise<TopUpRow | undefined> {
+  return trx<TopUpRow>("payment_transactions").where({ payment_intent_id: piId }).forUpdate().first();
 }
 
 export async function insertUnrecognized(

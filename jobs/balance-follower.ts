@@ -1,0 +1,27 @@
+import { followWhenIdle } from "../src/flows/balance-follow.js";
+import type { FlowDeps } from "../src/flows/deps.js";
+
+/**
+ * An in-process timer, like the sweeper: the stream's cursor lives in Postgres, so
+ * nothing about it is lost with Redis. Every worker that runs the reconciliation
+ * queue ticks; the lock lets one of them read at a time.
+ */
+export function startBalanceFollower(deps: FlowDeps, intervalMs: number): () => Promise<void> {
+  if (intervalMs <= 0) return async () => {};
+  let running: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = followWhenIdle(deps)
+      .then((r) => {
+        if (r !== "busy" && r.booked > 0)
+          deps.log.info({ ...r, conflicts: r.conflicts.length }, "balance stream followed");
+      })
+      .catch((err: unknown) => deps.log.warn({ err }, "following the balance stream failed; will try again"))
+      .finally(() => (running = null));
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}

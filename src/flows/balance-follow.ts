@@ -1,0 +1,24 @@
+import { withAdvisoryLock } from "../db/advisory-lock.js";
+import type { FlowDeps } from "./deps.js";
+import { RECONCILIATION_LOCK } from "./reconcile-run.js";
+import { followBalanceStream, type StreamResult } from "./reconcile-stream.js";
+
+/**
+ * Between reconciliation runs, the stream is followed every minute or so, so that
+ * Stripe's fees and conversions reach the books soon after the payment instead of
+ * at the next daily run. Handlers no longer fetch them one payment at a time; this
+ * reads them 100 to a page.
+ *
+ * It re-reads a shorter overlap than a run does: a run re-reads five minutes for
+ * lines Stripe lists late, and follows the same cursor right after, so what this
+ * pass misses the day's run still finds. It takes the reconciliation lock without
+ * waiting: while a run (or another worker's pass) holds it, this pass is skipped.
+ */
+const FOLLOW_OVERLAP_S = 60;
+
+export async function followWhenIdle(deps: FlowDeps): Promise<StreamResult | "busy"> {
+  const locked = await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, () =>
+    followBalanceStream(deps, { overlapS: FOLLOW_OVERLAP_S }),
+  );
+  return locked.acquired ? locked.value : "busy";
+}
