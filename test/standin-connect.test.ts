@@ -147,8 +147,15 @@ describe("accounts and onboarding", () => {
   it("enable and require emit account.updated on the connected account, with previous attributes", async () => {
     const { id } = await expressAccount();
     const enabled = await eventsOf(() => control(`/accounts/${id}/enable`, {}));
-    expect(types(enabled)).toEqual(["account.updated"]);
-    const [update] = enabled;
+    // Express onboarding collected the bank account first: a Connect event of its own.
+    expect(types(enabled)).toEqual(["account.external_account.created", "account.updated"]);
+    const [bankAdded, update] = enabled;
+    expect(bankAdded?.account).toBe(id);
+    expect(bankAdded?.data.object).toMatchObject({
+      object: "bank_account",
+      account: id,
+      default_for_currency: true,
+    });
     expect(update?.account).toBe(id);
     expect(update?.data.object).toMatchObject({
       id,
@@ -431,7 +438,13 @@ describe("payouts on connected accounts", () => {
       const reply = await control(`/payouts/${payout.id}/fail`, { failure_code: "no_account" });
       expect(reply).toMatchObject({ status: 200, body: { status: "failed", failure_code: "no_account" } });
     });
-    expect(types(failed)).toEqual(["payout.failed"]);
+    // Stripe marks the bank account the payout bounced from `errored`.
+    expect(types(failed)).toEqual(["payout.failed", "account.external_account.updated"]);
+    expect(failed[1]).toMatchObject({
+      account,
+      data: { object: { id: payout.destination, status: "errored" } },
+    });
+    expect(failed[1]?.data.previous_attributes).toEqual({ status: "new" });
     expect(failed[0]?.account).toBe(account);
     expect(failed[0]?.data.object).toMatchObject({ status: "failed", failure_code: "no_account" });
     expect(failed[0]?.data.object.failure_message).toMatch(/No bank account could be located/);

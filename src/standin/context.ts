@@ -17,8 +17,12 @@ export interface ApiContext {
   /** Balances per scope and currency, as the balance transactions add up. */
   funds: Funds;
   config: StandinConfig;
-  /** Records an event for this request, tagged with its account and request id/idempotency key. */
-  emit(type: string, object: object, previousAttributes?: Record<string, unknown>): void;
+  /**
+   * Records an event for this request, tagged with its account and request id/idempotency key.
+   * `onAccount` names the connected account it happened on when that is not the header's: the
+   * platform managing `/v1/accounts/:id/…` causes Connect events on that account.
+   */
+  emit(type: string, object: object, previousAttributes?: Record<string, unknown>, onAccount?: string): void;
 }
 
 /** A handler returns the response body (always 200) or throws StripeApiError. */
@@ -49,8 +53,8 @@ export function createContext(rt: Runtime, info: RequestInfo): ApiContext {
     store: rt.store,
     funds: rt.funds,
     config: rt.config,
-    emit(type, object, previousAttributes) {
-      rt.emit({ type, object, request, account: info.account, previousAttributes });
+    emit(type, object, previousAttributes, onAccount) {
+      rt.emit({ type, object, request, account: onAccount ?? info.account, previousAttributes });
     },
   };
 }

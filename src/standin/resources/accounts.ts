@@ -3,6 +3,7 @@ import type { ApiContext, Route } from "../context.js";
 import { pathParam } from "../context.js";
 import { StripeApiError, paramError } from "../errors.js";
 import { newId, nowSeconds } from "../ids.js";
+import type { FormObject } from "../form.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import * as p from "../params.js";
 import { PLATFORM } from "../state.js";
@@ -80,10 +81,23 @@ const CONTROLLERS: Record<string, Stripe.Account.Controller> = {
 
 /**
  * `capabilities[transfers][requested]=true` → `{transfers: "inactive"}` until onboarding ends.
- * With none requested, transfers is assumed: Coffer's Express accounts exist to receive them.
+ * A Custom account must request what it needs, as Stripe requires of accounts whose platform
+ * collects the requirements (the wording is the stand-in's). For Express accounts, none requested
+ * means transfers: Coffer's Express accounts exist to receive them.
  */
-function requestedCapabilities(ctx: ApiContext): Stripe.Account.Capabilities {
-  const given = p.optObject(ctx.params, "capabilities") ?? { transfers: { requested: "true" } };
+function requestedCapabilities(ctx: ApiContext, type: string): Stripe.Account.Capabilities {
+  const given = p.optObject(ctx.params, "capabilities");
+  if (given === undefined && type === "custom") {
+    throw paramError(
+      "Custom accounts must request at least one capability, e.g. capabilities[transfers][requested]=true.",
+      "capabilities",
+      "parameter_missing",
+    );
+  }
+  return capabilitiesFrom(given ?? { transfers: { requested: "true" } });
+}
+
+function capabilitiesFrom(given: FormObject): Stripe.Account.Capabilities {
   const out: Partial<Record<Capability, "inactive">> = {};
   for (const [name, value] of Object.entries(given)) {
     const capability = CAPABILITIES.find((c) => c === name);
@@ -115,7 +129,7 @@ function create(ctx: ApiContext): object {
     id,
     object: "account",
     business_type: businessType ?? null,
-    capabilities: requestedCapabilities(ctx),
+    capabilities: requestedCapabilities(ctx, type),
     charges_enabled: false,
     controller: CONTROLLERS[type],
     country,

@@ -7,6 +7,7 @@ import { newId, nowSeconds, randomBase62 } from "../ids.js";
 import { LIST_PARAMS, paginate } from "../list.js";
 import * as p from "../params.js";
 import { PLATFORM } from "../state.js";
+import { bankAccountObject } from "./external-account-flow.js";
 
 type Session = Stripe.FinancialConnections.Session;
 type BankLink = Stripe.FinancialConnections.Account;
@@ -126,8 +127,36 @@ export function linkBankAccount(ctx: ApiContext, session: Session, input: LinkIn
   ctx.store.insert(ctx.scope, "financial_connections.account", link);
   // The stored account itself, so a later disconnect shows on the session too.
   session.accounts.data.push(link);
+  if (payoutSession(session)) session.bank_account_token = bankAccountToken(ctx, link);
   ctx.emit("financial_connections.account.created", link);
   return link;
+}
+
+/**
+ * A session for a connected account with the `payment_method` permission is Stripe's Connect-payouts
+ * integration (stripe.js `collectBankAccountToken`): linking yields a single-use bank-account token
+ * on the session, which the platform attaches with `POST /v1/accounts/:id/external_accounts`.
+ */
+const payoutSession = (session: Session) =>
+  session.account_holder?.type === "account" && session.permissions.includes("payment_method");
+
+function bankAccountToken(ctx: ApiContext, link: BankLink): Stripe.Token {
+  const token: Stripe.Token = {
+    id: newId("btok"),
+    object: "token",
+    bank_account: bankAccountObject({
+      bankName: link.institution_name,
+      last4: link.last4 ?? "6789",
+      currency: "usd", // Financial Connections links US accounts only
+      country: "US",
+    }),
+    client_ip: null,
+    created: nowSeconds(),
+    livemode: false,
+    type: "bank_account",
+    used: false,
+  };
+  return ctx.store.insert(PLATFORM, "token", token);
 }
 
 function retrieveSession(ctx: ApiContext): object {

@@ -6,6 +6,7 @@ import { balanceRoutes } from "./balance.js";
 import { chargeRoutes } from "./charges.js";
 import { disputeRoutes } from "./disputes.js";
 import { eventRoutes } from "./events.js";
+import { externalAccountRoutes } from "./external-accounts.js";
 import { financialConnectionsRoutes } from "./financial-connections.js";
 import { paymentIntentRoutes } from "./payment-intents.js";
 import { payoutRoutes } from "./payouts.js";
@@ -25,6 +26,7 @@ export const apiRoutes: readonly Route[] = [
   ...refundRoutes,
   ...disputeRoutes,
   ...accountRoutes,
+  ...externalAccountRoutes,
   ...accountLinkRoutes,
   ...transferRoutes,
   ...payoutRoutes,

@@ -1,7 +1,9 @@
 import type Stripe from "stripe";
 import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../errors.js";
+import { PLATFORM } from "../state.js";
 import { createMovementTransaction } from "./balance-transactions.js";
+import { changeExternalAccount, findExternalAccount } from "./external-account-flow.js";
 
 declare module "../state.js" {
   interface ObjectTypes {
@@ -71,5 +73,19 @@ export function failPayout(ctx: ApiContext, payout: Stripe.Payout, code: PayoutF
   payout.failure_code = code;
   payout.failure_message = PAYOUT_FAILURES[code];
   ctx.emit("payout.failed", payout, { status: previous });
+  markDestinationErrored(ctx, payout, code);
   return payout;
+}
+
+/**
+ * Stripe sets a connected account's external account `errored` when a payout to it bounces, and
+ * sends no scheduled payouts there until it is updated. `insufficient_funds` is Stripe's own
+ * balance, not the bank's answer, so it leaves the bank account alone.
+ */
+function markDestinationErrored(ctx: ApiContext, payout: Stripe.Payout, code: PayoutFailureCode): void {
+  if (code === "insufficient_funds" || ctx.scope === PLATFORM || typeof payout.destination !== "string")
+    return;
+  const account = ctx.store.get(PLATFORM, "account", ctx.scope);
+  const bank = account && findExternalAccount(account, payout.destination);
+  if (account && bank) changeExternalAccount(ctx, account, bank, { status: "errored" });
 }

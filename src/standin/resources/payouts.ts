@@ -2,13 +2,13 @@ import type Stripe from "stripe";
 import type { ApiContext, Route } from "../context.js";
 import { pathParam } from "../context.js";
 import { parseCurrency } from "../currencies.js";
-import { invalidRequest, paramError } from "../errors.js";
+import { invalidRequest, paramError, resourceMissing } from "../errors.js";
 import { newId, nowSeconds } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import * as p from "../params.js";
-import { payoutDestination } from "./account-flow.js";
 import { connectedAccount } from "./accounts.js";
 import { createMovementTransaction, requireAvailable } from "./balance-transactions.js";
+import { defaultExternalAccount, findExternalAccount } from "./external-account-flow.js";
 
 const FUNDS_MESSAGE =
   "You have insufficient funds in your Stripe account for this transfer. Your card balance is too low. " +
@@ -24,16 +24,33 @@ function arrivalDate(created: number): number {
   return Math.floor((created + 2 * DAY_S) / DAY_S) * DAY_S;
 }
 
-/** Where the money goes, and whether this account may pay out at all. */
-function destinationFor(ctx: ApiContext): string {
+/**
+ * Where the money goes, and whether this account may pay out at all: the named external account,
+ * or the account's default one for the payout's currency. Stripe converts nothing here, so a
+ * currency with no external account is refused.
+ */
+function destinationFor(ctx: ApiContext, currency: string): string {
   const account = connectedAccount(ctx);
   if (account === undefined) return PLATFORM_BANK;
-  const bank = payoutDestination(account);
-  if (!account.payouts_enabled || bank === undefined) {
+  if (!account.payouts_enabled) {
     const message = `Payouts have been disabled on the connected account ${account.id}; it has requirements due.`;
     throw invalidRequest(message, { code: "payouts_not_allowed" });
   }
-  return bank;
+  const named = p.optString(ctx.params, "destination");
+  if (named !== undefined) {
+    const bank = findExternalAccount(account, named);
+    if (bank === undefined) throw resourceMissing("external account", named, "destination");
+    if (bank.currency !== currency) {
+      const message = `The currency of the external account (${bank.currency}) does not match the payout's (${currency}).`;
+      throw paramError(message, "destination");
+    }
+    return bank.id;
+  }
+  const bank = defaultExternalAccount(account, currency);
+  if (bank === undefined) {
+    throw invalidRequest(`Sorry, you don't have any external accounts in that currency (${currency}).`);
+  }
+  return bank.id;
 }
 
 /**
@@ -48,6 +65,7 @@ function create(ctx: ApiContext): object {
     "method",
     "description",
     "statement_descriptor",
+    "destination",
     "expand",
   ]);
   const amount = p.optInt(ctx.params, "amount");
@@ -59,7 +77,7 @@ function create(ctx: ApiContext): object {
   const currency = parseCurrency(p.reqString(ctx.params, "currency")).code;
   const method = p.optEnum(ctx.params, "method", ["standard", "instant"]) ?? "standard";
   const metadata = p.applyMetadata({}, ctx.params);
-  const destination = destinationFor(ctx);
+  const destination = destinationFor(ctx, currency);
   if (method === "instant") {
     const message = "This bank account is not eligible for Instant Payouts. Try a debit card instead.";
     throw invalidRequest(message, { code: "instant_payouts_unsupported", param: "method" });
