@@ -73,17 +73,19 @@ describe("a job rate limited by Stripe", () => {
       const r = await eventRow(event.id);
       return r?.status === "processed" ? r : undefined;
     });
-    // Claimed three times, two of them given back: one attempt, and no error left.
+    // However often it was put back (other jobs of the same onboarding may meet one of the two
+    // 429s), the row counts one attempt and keeps no error; BullMQ counts only the finishing
+    // attempt (it adds one on completion), though it started the job more than once.
     expect(row).toMatchObject({ status: "processed", attempts: 1, last_error: null });
-    // BullMQ counts a finished attempt on completion too: one made, though it was started three times.
     const job = (await jobOf(event.id))!;
     expect(job.attemptsMade).toBe(1);
-    expect(job.attemptsStarted).toBe(3);
+    expect(job.attemptsStarted).toBeGreaterThanOrEqual(2);
+    expect(job.attemptsStarted - 1).toBeLessThanOrEqual(2);
     const limited = sys.standin
       .requests()
       .slice(requestsBefore)
       .filter((r) => r.status === 429);
-    expect(limited, "the job's reads met the injected 429s").toHaveLength(2);
+    expect(limited, "reads met the injected 429s").toHaveLength(2);
   });
 });
 
