@@ -137,6 +137,61 @@ describe("payments processor", () => {
     expect(await sys.tdb.db("wallet_ledger_transactions").where({ source_id: pi.id })).toEqual([]);
   });
 
+  it("credits a top-up once: a second PaymentIntent naming it credits nothing and raises an alert", async () => {
+    sys.standin.setWebhook(undefined);
+    const created = await topUp(sys.url, "twice-user", 1_000);
+    const topUpId = created.body.id as string;
+    const firstPi = created.body.payment_intent_id as string;
+    await pay(sys.standin.url, firstPi);
+    // Someone makes a second payment carrying the same top-up's metadata.
+    const second = await stripe.paymentIntents.create({
+      amount: 1_000,
+      currency: "usd",
+      metadata: { user_id: "twice-user", purpose: "wallet_top_up", top_up_id: topUpId },
+    });
+    await pay(sys.standin.url, second.id);
+    const piOf = (e: { data: { object: { id?: unknown; payment_intent?: unknown } } }) =>
+      (e.data.object.payment_intent ?? e.data.object.id) as string;
+    const events = sys.standin
+      .events()
+      .filter(
+        (e) =>
+          ["payment_intent.succeeded", "charge.succeeded"].includes(e.type) &&
+          [firstPi, second.id].includes(piOf(e)),
+      );
+    expect(events).toHaveLength(4);
+    // The second payment's events first, each twice, then the first payment's.
+    const ordered = [
+      ...events.filter((e) => piOf(e) === second.id),
+      ...events.filter((e) => piOf(e) === firstPi),
+    ];
+    for (const ev of [...ordered, ...ordered]) expect((await deliver(sys.url, ev as never)).status).toBe(200);
+    await settled();
+    expect(await wallet(sys.url, "twice-user")).toEqual({ available: 1_000, pending: 0, held: 0 });
+    const row = await sys.tdb.db("payment_transactions").where({ id: topUpId }).first();
+    expect(row).toMatchObject({
+      payment_intent_id: firstPi,
+      status: "succeeded",
+      amount_received_minor: 1_000,
+    });
+    expect(
+      await sys.tdb.db("payment_transactions").where({ payment_intent_id: second.id }).first(),
+    ).toMatchObject({
+      purpose: "unrecognized",
+      user_id: null,
+    });
+    expect(await sys.tdb.db("wallet_ledger_transactions").where({ source_id: second.id })).toEqual([]);
+    const alert = await eventually(
+      async () =>
+        sys.workers[0]!.lines.find(
+          (l) => l.alert === true && l.payment_intent_id === second.id && l.top_up_id === topUpId,
+        ),
+      { what: "the foreign-payment alert" },
+    );
+    expect(alert).toMatchObject({ level: 50, bound_to: firstPi });
+    for (const ev of events) expect(await eventStatus(ev.id)).toBe("processed");
+  });
+
   it("fails terminally when the metadata names another user, and credits no one", async () => {
     sys.standin.setWebhook(undefined);
     await ensureUser(sys.tdb.db, "owner");

@@ -184,6 +184,26 @@ describe("withdrawal paths", () => {
     await settledAndBalanced(sys);
   });
 
+  it.each(["needs_response", "under_review", "appeal_needs_response", "appeal_under_review"])(
+    "approval is refused while a dispute is %s",
+    async (status) => {
+      const user = `w-blocked-${status}`;
+      const id = await approved(user);
+      await sys.tdb.db("stripe_disputes").insert({
+        id: `dp_blocking_${status}`,
+        payment_intent_id: "pi_x",
+        user_id: user,
+        amount_minor: 100,
+        currency: "usd",
+        status,
+      });
+      const res = await approve(sys, id);
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe("dispute_open");
+      expect((await row(id)).status).toBe("pending_review");
+    },
+  );
+
   it("approval is refused while the wallet is negative or a dispute is open", async () => {
     const id = await approved("w-blocked");
     await sys.tdb.db("stripe_disputes").insert({

@@ -28,6 +28,8 @@ export interface Lifecycle {
   expectAvailable: number;
   /** The event types that take part in permutations, in Stripe's order; others are left out. */
   types: string[];
+  /** How the customer pays: by card (default), or by ACH debit (`py_…`, refunds `pyr_…`). */
+  payment?: "bank_debit";
 }
 
 export type Control = StandinControl;
@@ -127,6 +129,26 @@ export const LIFECYCLES: Lifecycle[] = [
       "charge.dispute.closed",
     ],
   },
+  {
+    name: "a bank debit refunded twice",
+    payment: "bank_debit",
+    play: async (c, p) => {
+      const first = await c.stripe.refunds.create({ payment_intent: p.piId, amount: 300 });
+      const second = await c.stripe.refunds.create({ payment_intent: p.piId, amount: 200 });
+      // Bank refunds stay pending until the bank pays them back.
+      await c.post(`/refunds/${first.id}/succeed`);
+      await c.post(`/refunds/${second.id}/succeed`);
+    },
+    expectAvailable: 500,
+    types: [
+      "payment_intent.processing",
+      "payment_intent.succeeded",
+      "charge.succeeded",
+      "refund.created",
+      "charge.refunded",
+      "refund.updated",
+    ],
+  },
   // The dispute statuses stripe 23.1.0 added: a prevented dispute (moves nothing) and appeals of a
   // lost chargeback (an appeal won returns the money once).
   {
@@ -199,8 +221,10 @@ export async function playRun(baseUrl: string, standin: Standin, lc: Lifecycle, 
   const created = await topUp(baseUrl, user, PAYMENT_MINOR, "usd", `lc-${user}`);
   if (created.status !== 201) throw new Error(`top-up: ${JSON.stringify(created.body)}`);
   const piId = created.body.payment_intent_id as string;
-  const paid = await pay(standin.url, piId);
-  const chargeId = paid.body.latest_charge as string;
+  const chargeId =
+    lc.payment === "bank_debit"
+      ? await payByBankDebit(standin, piId)
+      : ((await pay(standin.url, piId)).body.latest_charge as string);
   const c = control(standin);
   await lc.play(c, { piId, chargeId });
   const ours = (e: StripeEvent) => {
