@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
 import { producerConnection } from "../src/queue/redis.js";
 import { startStandin, type Standin } from "../src/standin/index.js";
 import { createStripeBudget, StripeBudgetExhausted } from "../src/stripe/budget.js";
@@ -136,6 +137,22 @@ describe("the shared Stripe budget", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(4 * 56 - 5);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it("is configured by STRIPE_MAX_RPS, 20 by default, validated at startup", () => {
+    expect(loadConfig({}).STRIPE_MAX_RPS).toBe(20);
+    expect(loadConfig({ STRIPE_MAX_RPS: "80" }).STRIPE_MAX_RPS).toBe(80);
+    for (const bad of ["1", "0", "2.5", "fast"]) {
+      const err = (() => {
+        try {
+          loadConfig({ STRIPE_MAX_RPS: bad });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems.join("\n")).toContain("STRIPE_MAX_RPS");
     }
   });
 });
