@@ -48,7 +48,10 @@ describe("FX: a EUR top-up on a USD-settling account", () => {
     const txn = charge.balance_transaction;
     expect(txn.currency).toBe("usd");
     expect(await balanceOf("fx", "eur")).toBe(-1_000); // owed to the user in eur
-    expect(await balanceOf("fx", "usd")).toBe(txn.amount); // what Stripe converted it to
+    // What Stripe converted it to, booked from the balance transaction by the worker's pass over the stream.
+    await eventually(async () => (await balanceOf("fx", "usd")) === txn.amount, {
+      what: "the stream's fx booking",
+    });
     expect(await balanceOf("stripe", "eur")).toBe(0);
 
     await c.stripe.refunds.create({ payment_intent: piId, amount: 400 });

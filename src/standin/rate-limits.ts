@@ -19,11 +19,10 @@ export const RATE_LIMIT_MODES = ["off", "test", "live"] as const;
 export type RateLimitMode = (typeof RATE_LIMIT_MODES)[number];
 
 /**
- * What a stand-in enforces unless told otherwise. Off until Coffer budgets its Stripe calls across
- * processes (issue 8, the shared Redis limiter); then this one line becomes "test", and every test
- * and benchmark runs against Stripe's sandbox limits.
+ * What a stand-in enforces unless told otherwise: Stripe's sandbox limits, so every test and
+ * benchmark meets them as Coffer will in test mode (its calls share one Redis budget, STRIPE_MAX_RPS).
  */
-export const DEFAULT_RATE_LIMITS: RateLimitMode = "off";
+export const DEFAULT_RATE_LIMITS: RateLimitMode = "test";
 
 /**
  * The key the test harness uses (src/standin/client.ts) when it plays the world outside Coffer's

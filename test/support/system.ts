@@ -9,7 +9,7 @@ import { createMetrics } from "../../src/metrics.js";
 import { closeQueues, createQueues, queueSettings, type Queues } from "../../src/queue/queues.js";
 import { producerConnection } from "../../src/queue/redis.js";
 import { startStandin, type Standin, type StandinOptions } from "../../src/standin/index.js";
-import { createStripeClient } from "../../src/stripe/client.js";
+import { budgetedStripe } from "../../src/runtime.js";
 import { createTestDb, type TestDb } from "./db.js";
 import { REDIS_URL } from "./pg-urls.js";
 import { JWT_SECRET, WEBHOOK_SECRET } from "./tokens.js";
@@ -80,7 +80,8 @@ export async function startSystem(
   redis.on("error", () => undefined);
   const queues = createQueues(redis, queueSettings(config));
   const logger = createLogger("silent");
-  const stripe = createStripeClient({ secretKey: "sk_test_standin", apiBase: standin.url, timeoutMs: 5_000 });
+  // Budgeted like the workers' client: the web's Stripe calls share the one Redis budget.
+  const stripe = budgetedStripe(config, redis, standin.url);
   const app = createApp({
     config,
     db: tdb.db,
