@@ -85,6 +85,9 @@ const schema = z.object({
   BALANCE_STREAM_INTERVAL_MS: int(60_000, 0),
   CONNECT_RETURN_URL: z.string().url().default("http://127.0.0.1:3000/connect/return"),
   CONNECT_REFRESH_URL: z.string().url().default("http://127.0.0.1:3000/connect/refresh"),
+  // Express: Stripe collects the bank account in onboarding. Custom: Coffer links it with
+  // Financial Connections and attaches it as the connected account's external account.
+  CONNECT_ACCOUNT_TYPE: z.enum(["express", "custom"]).default("express"),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9_-]+$/)

@@ -76,34 +76,44 @@ describe("bank accounts", () => {
     expect(res.body.error.code).toBe("connect_account_required");
   });
 
-  it("links through Financial Connections and keeps only Stripe references", async () => {
+  // An Express user's Financial Connections link never received a payout (payouts go to the
+  // external account Stripe collected in onboarding), so the session route now refuses them.
+  // Custom accounts link through it: test/bank-accounts-custom.test.ts.
+  it("shows the bank account Express onboarding collected, and refuses a Financial Connections session", async () => {
     sys.standin.setWebhook(`${sys.url}/webhooks/stripe`, "whsec_test_coffer_secret");
-    await api(sys.url, "POST", "/v1/connect/account", { user: "bank-1" });
-    const session = await api(sys.url, "POST", "/v1/bank-accounts/session", { user: "bank-1" });
-    expect(session.status).toBe(200);
-    expect(session.body.client_secret).toMatch(/^fcsess_client_secret_/);
-    await control(sys.standin).post(`/financial_connections/sessions/${session.body.session_id}/link`, {
-      institution_name: "Test Bank",
-      last4: "6789",
-    });
+    const { account_id: acct } = (await api(sys.url, "POST", "/v1/connect/account", { user: "bank-1" })).body;
+    await control(sys.standin).post(`/accounts/${acct}/enable`, {});
     await eventually(
       async () => (await api(sys.url, "GET", "/v1/bank-accounts", { user: "bank-1" })).body.data.length === 1,
-      { what: "linked" },
+      { what: "mirrored" },
     );
+    const bank = (await control(sys.standin).stripe.accounts.retrieve(acct)).external_accounts!.data[0]!;
     const list = await api(sys.url, "GET", "/v1/bank-accounts", { user: "bank-1" });
-    expect(list.body.data).toEqual([
-      {
-        id: expect.stringMatching(/^ba_/),
-        financial_connections_account_id: expect.stringMatching(/^fca_/),
-        last4: "6789",
-        bank_name: "Test Bank",
-        status: "active",
-        created_at: expect.any(String),
-      },
-    ]);
+    expect(list.body).toEqual({
+      data: [
+        {
+          id: expect.stringMatching(/^ba_/),
+          external_account_id: bank.id,
+          financial_connections_account_id: null,
+          last4: "6789",
+          bank_name: "STRIPE TEST BANK",
+          currency: "usd",
+          status: "new",
+          default_for_currency: true,
+          created_at: expect.any(String),
+        },
+      ],
+      has_more: false,
+    });
     const stored = await sys.tdb.db("user_bank_accounts").where({ user_id: "bank-1" }).first();
     expect(stored.account_number_encrypted).toBeNull();
     expect(stored.routing_number_encrypted).toBeNull();
     expect((await api(sys.url, "GET", "/v1/bank-accounts", { user: "someone-else" })).body.data).toEqual([]);
+
+    const session = await api(sys.url, "POST", "/v1/bank-accounts/session", { user: "bank-1" });
+    expect(session.status).toBe(409);
+    expect(session.body.error.code).toBe("bank_managed_by_stripe");
+    expect(session.body.error.message).toContain("account_onboarding");
+    await settledAndBalanced(sys);
   });
 });

@@ -1,15 +1,41 @@
+import type Stripe from "stripe";
 import {
   getConnectedAccount,
   insertConnectedAccount,
   syncConnectedAccount,
+  type ConnectAccountType,
 } from "../db/stores/connected-accounts.js";
+import { userKeyHash } from "../ledger/movements.js";
+import { mirrorExternalAccounts } from "./bank-accounts.js";
 import type { FlowDeps } from "./deps.js";
 
 /**
- * Users are paid through Stripe Connect: each gets one Express account. The
- * create is keyed by the user (`connect:<user>:account`), so two concurrent
- * requests get the same account from Stripe and the unique row makes the
- * second insert a no-op. The onboarding link is fresh on every call (links expire).
+ * What Coffer asks Stripe for, by CONNECT_ACCOUNT_TYPE. Both request only `transfers` (Coffer pays
+ * users, it does not let them charge) and manual payouts: Coffer pays each withdrawal with its own
+ * Payout, where Stripe's default (automatic daily) would sweep the transferred funds without our
+ * metadata. A Custom account needs its capabilities requested at creation; its terms of service
+ * are accepted in the same Stripe-hosted onboarding as Express's, so Coffer sends no tos_acceptance.
+ */
+function accountParams(type: ConnectAccountType, userId: string): Stripe.AccountCreateParams {
+  return {
+    type,
+    capabilities: { transfers: { requested: true } },
+    settings: { payouts: { schedule: { interval: "manual" } } },
+    metadata: { user_id: userId },
+  };
+}
+
+/**
+ * Users are paid through Stripe Connect: each gets one connected account. The create is keyed by
+ * the user, so two concurrent requests get the same account from Stripe and the unique row makes
+ * the second insert a no-op. The key carries a hash of the user id, never the id itself: ids are
+ * opaque JWT subjects of up to any length, and Stripe caps keys at 255 characters.
+ *
+ * Users who onboarded under the old key (`connect:<sub>:account`) are unaffected: their account id
+ * is stored, and Stripe is asked again only when no row exists. Only a create that reached Stripe
+ * but was never stored (a crash between the two, deployed across within Stripe's 24-hour key
+ * window) makes a second account; the first stays restricted and unused, and no money goes to it.
+ * The onboarding link is fresh on every call (links expire).
  */
 export async function onboard(
   deps: FlowDeps,
@@ -17,18 +43,11 @@ export async function onboard(
 ): Promise<{ account_id: string; onboarding_url: string }> {
   let row = await getConnectedAccount(deps.db, userId);
   if (!row) {
-    const acct = await deps.stripe.accounts.create(
-      {
-        type: "express",
-        capabilities: { transfers: { requested: true } },
-        // Manual payouts: Coffer pays each withdrawal with its own Payout. Stripe's default
-        // (automatic daily) would sweep the transferred funds without our metadata.
-        settings: { payouts: { schedule: { interval: "manual" } } },
-        metadata: { user_id: userId },
-      },
-      { idempotencyKey: `connect:${userId}:account` },
-    );
-    row = await insertConnectedAccount(deps.db, userId, acct.id);
+    const type = deps.config.CONNECT_ACCOUNT_TYPE;
+    const acct = await deps.stripe.accounts.create(accountParams(type, userId), {
+      idempotencyKey: `connect:${userKeyHash(userId)}:account`,
+    });
+    row = await insertConnectedAccount(deps.db, userId, acct.id, type);
     await syncConnectedAccount(deps.db, {
       accountId: acct.id,
       chargesEnabled: acct.charges_enabled ?? false,
@@ -47,8 +66,9 @@ export async function onboard(
 }
 
 /**
- * `account.updated`: the account is re-fetched (the event may be old), and the
- * row only moves to state at least as new as the event that triggered it.
+ * `account.updated`: the account is re-fetched (the event may be old), and the row only moves to
+ * state at least as new as the event that triggered it. The fetched account carries its external
+ * accounts, which are mirrored under the same rule (bank-accounts.ts).
  */
 export async function syncAccount(deps: FlowDeps, accountId: string, eventCreated: number): Promise<string> {
   const acct = await deps.stripe.accounts.retrieve(accountId);
@@ -59,5 +79,6 @@ export async function syncAccount(deps: FlowDeps, accountId: string, eventCreate
     requirementsDue: acct.requirements?.currently_due ?? [],
     asOf: eventCreated,
   });
-  return applied ? "account_synced" : "stale_or_unknown_account";
+  const banks = await mirrorExternalAccounts(deps, acct, eventCreated);
+  return `${applied ? "account_synced" : "stale_or_unknown_account"}; ${banks}`;
 }

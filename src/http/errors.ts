@@ -25,6 +25,7 @@ const STATUS: Readonly<Record<string, number>> = {
   wallet_negative: 409,
   dispute_open: 409,
   connect_account_required: 409,
+  bank_managed_by_stripe: 409, // Express: Stripe collects the bank account in onboarding
   event_not_replayable: 409,
   opening_already_recorded: 409,
   currency_not_payable: 409,

@@ -7,6 +7,7 @@ import { ERROR_CODES } from "./errors.js";
  * without being described.
  */
 import { error, money, page, moneyBody, idemKey, list, ok, user, admin, pathId } from "./openapi-parts.js";
+import { CONNECT_PATHS, CONNECT_SCHEMAS } from "./openapi-connect.js";
 import { RECONCILIATION_PATHS } from "./openapi-reconciliation.js";
 
 export const OPENAPI = {
@@ -143,63 +144,7 @@ export const OPENAPI = {
         },
       },
     },
-    "/v1/connect/account": {
-      post: {
-        ...user,
-        summary: "Create (once) the caller's Stripe Express account and a fresh onboarding link",
-        responses: {
-          "200": ok({
-            type: "object",
-            properties: { account_id: { type: "string" }, onboarding_url: { type: "string" } },
-          }),
-          "401": error,
-          "502": error,
-          "503": error,
-        },
-      },
-      get: {
-        ...user,
-        summary: "The caller's connected account state",
-        responses: {
-          "200": ok({
-            type: "object",
-            properties: {
-              account_id: { type: "string" },
-              charges_enabled: { type: "boolean" },
-              payouts_enabled: { type: "boolean" },
-              requirements_due: { type: "array", items: { type: "string" } },
-            },
-          }),
-          "401": error,
-          "404": error,
-        },
-      },
-    },
-    "/v1/bank-accounts/session": {
-      post: {
-        ...user,
-        summary:
-          "A Stripe Financial Connections session for linking a bank account (no body: numbers are never accepted)",
-        responses: {
-          "200": ok({
-            type: "object",
-            properties: { session_id: { type: "string" }, client_secret: { type: "string" } },
-          }),
-          "401": error,
-          "409": error,
-          "422": error,
-          "502": error,
-          "503": error,
-        },
-      },
-    },
-    "/v1/bank-accounts": {
-      get: {
-        ...user,
-        summary: "Linked bank accounts: Stripe references, last4 and bank name only",
-        responses: { "200": ok({ type: "object" }), "401": error },
-      },
-    },
+    ...CONNECT_PATHS,
     "/admin/withdrawals": {
       get: {
         ...admin,
@@ -363,6 +308,7 @@ export const OPENAPI = {
       },
     },
     schemas: {
+      ...CONNECT_SCHEMAS,
       CreatedWithdrawal: {
         type: "object",
         properties: {
