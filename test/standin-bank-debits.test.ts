@@ -146,6 +146,10 @@ describe("bank debits", () => {
     const cardOnly = await stripe.paymentIntents.create({
       amount: 2000,
       currency: "usd",
+      allowed_payment_method_types: ["card"],
+    });
+    expect(cardOnly).toMatchObject({
+      allowed_payment_method_types: ["card"],
       payment_method_types: ["card"],
     });
     const refused = await stripeFailure(

@@ -78,7 +78,8 @@ describe("the stand-in signs with each endpoint's secret", () => {
     const deliveries = received.map((r) => ({ r, event: JSON.parse(r.body) as StripeEvent }));
     const connect = deliveries.filter((d) => d.event.account !== undefined);
     const platform = deliveries.filter((d) => d.event.account === undefined);
-    expect(connect.map((d) => [d.event.type, d.event.account])).toEqual([["account.updated", accountId]]);
+    expect(connect.map((d) => d.event.type)).toContain("account.updated");
+    expect(new Set(connect.map((d) => d.event.account))).toEqual(new Set([accountId]));
     expect(platform.map((d) => d.event.type)).toEqual(["payment_intent.created"]);
     for (const { r } of connect)
       expect([verifies(r, CONNECT_SECRET), verifies(r, PLATFORM_SECRET)]).toEqual([true, false]);

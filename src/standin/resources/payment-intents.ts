@@ -21,6 +21,7 @@ const CREATE_PARAMS = [
   "metadata",
   "capture_method",
   "payment_method_types",
+  "allowed_payment_method_types",
   "automatic_payment_methods",
   "description",
   "confirm",
@@ -63,27 +64,41 @@ function parseAmount(ctx: ApiContext, currency: ReturnType<typeof parseCurrency>
   return amount;
 }
 
-function paymentMethodSettings(
-  ctx: ApiContext,
-  currency: string,
-  captureMethod: string,
-): Pick<Stripe.PaymentIntent, "automatic_payment_methods" | "payment_method_types"> {
-  const types = p.optStringArray(ctx.params, "payment_method_types");
+type MethodSettings = Pick<
+  Stripe.PaymentIntent,
+  "automatic_payment_methods" | "payment_method_types" | "allowed_payment_method_types"
+>;
+
+/**
+ * Which payment methods the intent takes. stripe 23.1.0's API version names the list
+ * `allowed_payment_method_types` (and still answers with `payment_method_types`); the older
+ * `payment_method_types` param is taken too, for clients on older versions.
+ */
+function paymentMethodSettings(ctx: ApiContext, currency: string, captureMethod: string): MethodSettings {
+  const allowed = p.optStringArray(ctx.params, "allowed_payment_method_types");
+  const types = allowed ?? p.optStringArray(ctx.params, "payment_method_types");
   const automatic = p.optObject(ctx.params, "automatic_payment_methods");
   if (types && automatic) {
-    const message =
-      "You may only specify one of these parameters: automatic_payment_methods, payment_method_types.";
+    const given = allowed ? "allowed_payment_method_types" : "payment_method_types";
+    const message = `You may only specify one of these parameters: automatic_payment_methods, ${given}.`;
     throw paramError(message, "automatic_payment_methods");
   }
-  if (types) return { automatic_payment_methods: null, payment_method_types: types };
+  if (types) {
+    return {
+      automatic_payment_methods: null,
+      payment_method_types: types,
+      allowed_payment_method_types: allowed ?? null,
+    };
+  }
   const enabled = automatic ? (p.optBool(automatic, "enabled") ?? false) : true;
   // Without either param Stripe now enables automatic payment methods, bank debits among them.
   return enabled
     ? {
         automatic_payment_methods: { enabled: true },
         payment_method_types: automaticMethodTypes(currency, captureMethod),
+        allowed_payment_method_types: null,
       }
-    : { automatic_payment_methods: null, payment_method_types: ["card"] };
+    : { automatic_payment_methods: null, payment_method_types: ["card"], allowed_payment_method_types: null };
 }
 
 function create(ctx: ApiContext): object {
@@ -98,7 +113,6 @@ function create(ctx: ApiContext): object {
   const pi: Stripe.PaymentIntent = {
     id,
     object: "payment_intent",
-    allowed_payment_method_types: null,
     amount,
     amount_capturable: 0,
     amount_details: { tip: {} },
