@@ -113,7 +113,8 @@ describe("the same Idempotency-Key", () => {
 describe("a Stripe failure while creating the PaymentIntent", () => {
   const FAILURES: Array<[string, Omit<FaultSpec, "pathPrefix">, number, string]> = [
     ["Stripe answers 500", { kind: "500" }, 502, "stripe_error"],
-    ["Stripe answers 429", { kind: "429" }, 502, "stripe_error"],
+    // A rate limit is a busy dependency, not a broken one: 503 with Retry-After, as for our own budget.
+    ["Stripe answers 429", { kind: "429" }, 503, "stripe_rate_limited"],
     // stripe-node retries a reset connection once by itself, so both attempts are dropped.
     ["the connection drops after Stripe acted", { kind: "drop_after", times: 2 }, 503, "stripe_unavailable"],
   ];

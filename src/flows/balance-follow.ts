@@ -9,12 +9,13 @@ import { followBalanceStream, type StreamResult } from "./reconcile-stream.js";
  * at the next daily run. Handlers no longer fetch them one payment at a time; this
  * reads them 100 to a page.
  *
- * It re-reads a shorter overlap than a run does: a run re-reads five minutes for
- * lines Stripe lists late, and follows the same cursor right after, so what this
- * pass misses the day's run still finds. It takes the reconciliation lock without
- * waiting: while a run (or another worker's pass) holds it, this pass is skipped.
+ * Each pass re-reads only a few seconds before the cursor, so that at volume it
+ * costs about one page per hundred new lines. What it misses because Stripe listed
+ * a line late, the day's run still finds: a run reads its whole window. The pass
+ * takes the reconciliation lock without waiting: while a run (or another worker's
+ * pass) holds it, this pass is skipped.
  */
-const FOLLOW_OVERLAP_S = 60;
+const FOLLOW_OVERLAP_S = 10;
 
 export async function followWhenIdle(deps: FlowDeps): Promise<StreamResult | "busy"> {
   const locked = await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, () =>

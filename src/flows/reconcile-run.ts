@@ -61,7 +61,12 @@ async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Pro
   const log = deps.log.child({ run_id: runId });
   await markRunning(deps.db, runId);
   try {
-    const stream = await followBalanceStream(deps, { onPage: o.onPage });
+    const stream = await followBalanceStream(deps, {
+      onPage: o.onPage,
+      // The whole window, whatever the workers' passes already read: the run is the proof, and a
+      // line Stripe listed late behind a pass's short overlap is found here.
+      from: Math.floor(run.window_start.getTime() / 1000),
+    });
     log.info({ ...stream, conflicts: stream.conflicts.length }, "balance transactions read");
     let counts = await checkAfresh(deps, run);
     let healed: HealedEvent[] = [];

@@ -45,10 +45,16 @@ export interface StreamResult extends StreamProgress {
  */
 export async function followBalanceStream(
   deps: FlowDeps,
-  o: { onPage?: (p: StreamProgress) => void; overlapS?: number } = {},
+  o: {
+    onPage?: (p: StreamProgress) => void;
+    overlapS?: number;
+    /** Read from here (unix seconds) if it is earlier than the cursor's overlap: a run's window start. */
+    from?: number;
+  } = {},
 ): Promise<StreamResult> {
   const onPage = o.onPage ?? (() => {});
-  const since = Math.max(0, (await readCursor(deps.db)) - (o.overlapS ?? OVERLAP_S));
+  const fromCursor = Math.max(0, (await readCursor(deps.db)) - (o.overlapS ?? OVERLAP_S));
+  const since = Math.min(fromCursor, o.from ?? fromCursor);
   const booksStart = await booksBegan(deps.db);
   const progress: StreamResult = { page: 0, lines: 0, booked: 0, conflicts: [] };
   let newest = 0;

@@ -20,7 +20,8 @@ import type { FlowDeps } from "./deps.js";
 const KEEP_MS = 10 * 60_000;
 
 interface Learned {
-  settlesIn: string;
+  /** A promise, so that concurrent jobs in one process wait for one read instead of each making it. */
+  settlesIn: Promise<string>;
   at: number;
 }
 
@@ -42,10 +43,13 @@ export async function settlementPath(
   if (!perClient) learned.set(deps.stripe, (perClient = new Map()));
   let hit = perClient.get(currency);
   if (!hit || Date.now() - hit.at >= KEEP_MS) {
-    hit = { settlesIn: await readSettlement(deps, currency, chargeId), at: Date.now() };
+    const read = readSettlement(deps, currency, chargeId);
+    hit = { settlesIn: read, at: Date.now() };
     perClient.set(currency, hit);
+    // A failed read is not an answer: the next job reads again.
+    read.catch(() => perClient.get(currency) === hit && perClient.delete(currency));
   }
-  const settlesIn = hit.settlesIn;
+  const settlesIn = await hit.settlesIn;
   const converted = settlesIn !== currency;
   return { via: converted ? FX : STRIPE, settlementCurrency: converted ? settlesIn : null };
 }
