@@ -95,6 +95,7 @@ export async function syncBankAccount(deps: FlowDeps, fcaId: string): Promise<st
  * `account.external_account.created|updated|deleted` (Connect events on the account): the snapshot
  * is applied only if it is at least as new as the stored state (SPEC → Order). A deleted external
  * account is marked deleted and loses its default, rather than lingering as where payouts go.
+ * When the stored state is as old as the event and disagrees, Stripe is asked (one read).
  */
 export async function syncExternalAccount(
   deps: FlowDeps,
@@ -108,31 +109,36 @@ export async function syncExternalAccount(
 ): Promise<string> {
   const bank = cmd.externalAccount;
   if (bank.object !== "bank_account") return "card_external_account_ignored";
-  return withTransaction(deps.db, async (trx) => {
+  const outcome = await withTransaction(deps.db, async (trx) => {
     const owner = await lockConnectedAccount(trx, cmd.accountId);
     if (!owner) return "unknown_connected_account";
     const state = externalAccountState(owner.user_id, cmd.accountId, bank, cmd.eventCreated);
     if (!cmd.deleted) return `external_account_${await applyExternalAccount(trx, state)}`;
-    const { outcome, wasDefault } = await markExternalAccountDeleted(trx, state);
-    if (wasDefault) {
+    const deleted = await markExternalAccountDeleted(trx, state);
+    if (deleted.wasDefault) {
       ev.log.warn(
         { event_id: ev.eventId, account_id: cmd.accountId, currency: bank.currency, user_id: owner.user_id },
         "the default external account for a currency was deleted: payouts in it fail until another is the default",
       );
     }
-    return `external_account_deleted_${outcome}`;
+    return `external_account_deleted_${deleted.outcome}`;
   });
+  if (outcome !== "external_account_ambiguous") return outcome;
+  const account = await deps.stripe.accounts.retrieve(cmd.accountId);
+  return `refetched: ${await mirrorExternalAccounts(deps, account, cmd.eventCreated)}`;
 }
 
 /**
- * The account itself (`account.updated`, re-fetched): its `external_accounts` list, which Stripe
- * includes on the Account for the controlling platform, is mirrored whole. Only when it has more
- * than one page is the list endpoint read. A stored one missing from it was deleted at Stripe.
+ * The account as Stripe has it now (re-fetched on `account.updated`, or to settle a tie): its
+ * `external_accounts` list, which Stripe includes on the Account for the controlling platform, is
+ * mirrored whole; only when it has more than one page is the list endpoint read. A stored one
+ * missing from it was deleted at Stripe. `asOf` is the triggering event's `created`: the fetched
+ * state is at least that new, and a row touched by a newer event is left to that event.
  */
 export async function mirrorExternalAccounts(
   deps: FlowDeps,
   account: Stripe.Account,
-  eventCreated: number,
+  asOf: number,
 ): Promise<string> {
   const list = account.external_accounts;
   if (!list) return "external_accounts_not_shown"; // not the controller: nothing to mirror
@@ -146,14 +152,11 @@ export async function mirrorExternalAccounts(
     const owner = await lockConnectedAccount(trx, account.id);
     if (!owner) return "unknown_connected_account";
     for (const bank of banks) {
-      await applyExternalAccount(trx, externalAccountState(owner.user_id, account.id, bank, eventCreated));
+      const state = externalAccountState(owner.user_id, account.id, bank, asOf);
+      await applyExternalAccount(trx, state, { fetched: true });
     }
-    const gone = await markMissingDeleted(
-      trx,
-      account.id,
-      banks.map((b) => b.id),
-      eventCreated,
-    );
+    const ids = banks.map((b) => b.id);
+    const gone = await markMissingDeleted(trx, account.id, ids, asOf);
     return `external_accounts_mirrored_${banks.length}${gone > 0 ? `_deleted_${gone}` : ""}`;
   });
 }

@@ -99,10 +99,10 @@ export async function attachLinkedBank(
   link: { userId: string; accountId: string; fca: Stripe.FinancialConnections.Account },
 ): Promise<string> {
   const bank = await createFromToken(deps, link.accountId, link.fca.id);
-  // Stripe's answer is newer than the link; its own `created` events will not be older than this.
+  // Stripe's answer of now, stamped with the link's time: its events about it are no older.
   const state = externalAccountState(link.userId, link.accountId, bank, link.fca.created);
   return withTransaction(deps.db, async (trx) => {
     if (!(await lockConnectedAccount(trx, link.accountId))) return "unknown_connected_account";
-    return `bank_account_attached_${await applyExternalAccount(trx, state)}`;
+    return `bank_account_attached_${await applyExternalAccount(trx, state, { fetched: true })}`;
   });
 }

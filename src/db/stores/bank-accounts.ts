@@ -44,7 +44,11 @@ export interface ExternalAccountState {
   asOf: number;
 }
 
-export type ApplyOutcome = "applied" | "stale" | "already_deleted";
+/**
+ * `ambiguous`: the stored state is exactly as old (Stripe's `created` has one-second resolution)
+ * and says otherwise, so which came last cannot be told; the caller re-fetches and applies that.
+ */
+export type ApplyOutcome = "applied" | "stale" | "already_deleted" | "ambiguous";
 
 export interface DeleteOutcome {
   outcome: ApplyOutcome;
@@ -58,18 +62,36 @@ async function findRow(trx: Tx, externalId: string, fcaId: string | null) {
   return q.first();
 }
 
+const sameAs = (row: BankAccountRow, s: ExternalAccountState) =>
+  row.status === s.status &&
+  row.default_for_currency === s.defaultForCurrency &&
+  row.currency === s.currency &&
+  row.last4 === s.last4 &&
+  row.bank_name === s.bankName;
+
 /**
  * Mirrors one external account, only from state at least as new as what is stored. It is the
  * default for its currency only if no sibling became the default more recently: Stripe keeps one
  * default per currency, and the newest word on it wins whatever order the events come in.
+ * `fetched` state is Stripe's answer of now: it wins ties, and is never ambiguous.
  */
-export async function applyExternalAccount(trx: Tx, s: ExternalAccountState): Promise<ApplyOutcome> {
+export async function applyExternalAccount(
+  trx: Tx,
+  s: ExternalAccountState,
+  opts: { fetched?: boolean } = {},
+): Promise<ApplyOutcome> {
   const row = await findRow(trx, s.externalAccountId, s.financialConnectionsAccountId);
-  if (row?.status === DELETED && row.external_account_id === s.externalAccountId) return "already_deleted";
-  if (row && row.external_account_id === s.externalAccountId && row.stripe_updated > s.asOf) return "stale";
+  const own = row?.external_account_id === s.externalAccountId ? row : undefined;
+  if (own?.status === DELETED) return "already_deleted";
+  if (own && own.stripe_updated > s.asOf) return "stale";
+  if (own && own.stripe_updated === s.asOf && !opts.fetched && !sameAs(own, s)) return "ambiguous";
   const siblings = trx<BankAccountRow>("user_bank_accounts")
     .where({ connected_account_id: s.connectedAccountId, currency: s.currency, default_for_currency: true })
     .whereNot({ external_account_id: s.externalAccountId });
+  if (s.defaultForCurrency && !opts.fetched) {
+    const tied = await siblings.clone().where("stripe_updated", "=", s.asOf).first("id");
+    if (tied) return "ambiguous";
+  }
   const newerDefault = await siblings.clone().where("stripe_updated", ">", s.asOf).first("id");
   const isDefault = s.defaultForCurrency && !newerDefault;
   if (isDefault) await siblings.clone().update({ default_for_currency: false, updated_at: trx.fn.now() });
