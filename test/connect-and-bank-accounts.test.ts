@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
 import { api } from "./support/api.js";
 import { deliver } from "./support/events.js";
 import { control } from "./support/lifecycles.js";
@@ -66,6 +67,16 @@ describe("Connect onboarding", () => {
       what: "requirements applied",
     });
     expect((await account("conn-2")).body.requirements_due).toEqual(["individual.verification.document"]);
+  });
+});
+
+describe("CONNECT_ACCOUNT_TYPE", () => {
+  const env = { NODE_ENV: "test", AUTH_JWT_SECRET: "a-secret-of-16-chars" };
+  it("is express by default, may be custom, and anything else stops startup", () => {
+    expect(loadConfig(env).CONNECT_ACCOUNT_TYPE).toBe("express");
+    expect(loadConfig({ ...env, CONNECT_ACCOUNT_TYPE: "custom" }).CONNECT_ACCOUNT_TYPE).toBe("custom");
+    expect(() => loadConfig({ ...env, CONNECT_ACCOUNT_TYPE: "standard" })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...env, CONNECT_ACCOUNT_TYPE: "standard" })).toThrow(/CONNECT_ACCOUNT_TYPE/);
   });
 });
 
