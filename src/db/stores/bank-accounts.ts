@@ -59,7 +59,8 @@ export interface DeleteOutcome {
 async function findRow(trx: Tx, externalId: string, fcaId: string | null) {
   const q = trx<BankAccountRow>("user_bank_accounts").where({ external_account_id: externalId });
   if (fcaId !== null) q.orWhere({ financial_connections_account_id: fcaId });
-  return q.first();
+  // The row of this external account itself, before a link row not yet attached.
+  return q.orderByRaw("(external_account_id = ?) DESC NULLS LAST", [externalId]).first();
 }
 
 const sameAs = (row: BankAccountRow, s: ExternalAccountState) =>
