@@ -48,9 +48,13 @@ const externalEvents = (account: string, since: number) =>
 
 /** An onboarded Express user, whose onboarding bank is mirrored (through account.updated). */
 async function onboarded(user: string): Promise<{ account: string; first: string }> {
+  sys.standin.setWebhook(`${sys.url}/webhooks/stripe`);
   const { account_id: account } = (await api(sys.url, "POST", "/v1/connect/account", { user })).body;
   await control(sys.standin).post(`/accounts/${account}/enable`, {});
   await eventually(async () => (await banks(user)).length === 1, { what: "onboarding bank mirrored" });
+  await settledAndBalanced(sys);
+  // From here the test alone applies the account's events, in the order it chooses.
+  sys.standin.setWebhook(undefined);
   return { account, first: (await banks(user))[0]!.external_account_id as string };
 }
 
