@@ -11,9 +11,9 @@ export function startBalanceFollower(deps: FlowDeps, intervalMs: number): () => 
   let running: Promise<void> | null = null;
   const timer = setInterval(() => {
     if (running) return;
-    running = followWhenIdle(deps)
+    running = followWhenIdle(deps, intervalMs / 2)
       .then((r) => {
-        if (r !== "busy" && r.booked > 0)
+        if (r !== "skipped" && r.booked > 0)
           deps.log.info({ ...r, conflicts: r.conflicts.length }, "balance stream followed");
       })
       .catch((err: unknown) => deps.log.warn({ err }, "following the balance stream failed; will try again"))

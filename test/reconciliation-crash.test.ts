@@ -27,6 +27,20 @@ async function fundedSystem(s: System, users: number): Promise<void> {
     5,
   );
   await eventually(async () => (await openEventCount(s)) === 0, { what: "top-ups applied" });
+  // And their fees, which the workers book from the balance stream between runs.
+  await eventually(
+    async () =>
+      Number(
+        (
+          await s.tdb
+            .db("wallet_ledger_transactions")
+            .where({ kind: "processing_fee" })
+            .count({ n: "*" })
+            .first()
+        )?.n,
+      ) === users,
+    { what: "fees booked" },
+  );
 }
 
 const runStatus = async (s: System, id: string) =>

@@ -91,7 +91,9 @@ export async function createBenchEnv(
   const { tag, adminUrl, redisUrl, dbName, databaseUrl } = await createBenchDatabase(cleanup, "coffer_bench");
 
   // No webhook URL: the bench delivers every event itself, so it decides when timing starts.
-  const standin = await startStandin();
+  // Stripe's live-mode limits (100 requests/s), with Coffer's budget at SPEC's live-mode 80: the
+  // bench measures a platform in production, not the 25/s sandbox.
+  const standin = await startStandin({ rateLimits: "live" });
   cleanup.add("stop stand-in", () => standin.close());
 
   const webhookSecret = `whsec_bench_${tag}`;
@@ -108,6 +110,7 @@ export async function createBenchEnv(
     LOG_LEVEL: "warn",
     // Seeding creates thousands of top-ups through the API; the per-user limit would refuse them.
     RATE_LIMIT_PER_MINUTE: "0",
+    STRIPE_MAX_RPS: "80",
   };
   if (opts.workerConcurrency !== undefined) cofferEnv.WORKER_CONCURRENCY = String(opts.workerConcurrency);
   return {

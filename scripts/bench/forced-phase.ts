@@ -11,6 +11,7 @@ import { correct } from "./report.js";
 import { seedTopUps } from "./seed.js";
 import { standinControl as control } from "../../src/standin/client.js";
 import { throughputRunner, type ThroughputResult } from "./throughput.js";
+import { cofferReads } from "./seed.js";
 
 export interface ForcedSettings {
   forcedEvents: number;
@@ -67,6 +68,7 @@ export async function runForcedPhase(o: {
     connections: o.settings.postConnections,
     waitTimeoutS: o.settings.waitTimeoutS,
     workerCpuMs: o.workerCpuMs,
+    stripeReads: () => cofferReads(o.env.standin),
   });
 
   const count = paymentsFor(o.settings.forcedEvents);

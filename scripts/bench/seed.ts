@@ -1,10 +1,10 @@
 import jwt from "jsonwebtoken";
-import type { Standin, StripeEvent } from "../../src/standin/index.js";
+import { HARNESS_API_KEY, type Standin, type StripeEvent } from "../../src/standin/index.js";
 
 /**
- * Real top-ups for the worker phase. The worker retrieves each PaymentIntent
- * from Stripe and needs its `payment_transactions` row, so the events must be
- * about objects that exist on both sides. They are made the way a user makes
+ * Real top-ups for the worker phase. The worker needs each payment's
+ * `payment_transactions` row, and Coffer's own Stripe calls are counted, so the
+ * events must be about objects that exist on both sides. They are made the way a user makes
  * them: `POST /v1/wallet/top-ups`, then the customer pays at the stand-in.
  * The stand-in has no webhook URL, so its events wait in its memory until the
  * bench delivers them under the clock.
@@ -18,6 +18,24 @@ export interface Seeded {
 }
 
 const SEED_CONCURRENCY = 16;
+
+/** Coffer's reads at Stripe so far: GETs in the stand-in's log, not the harness's own. */
+export const cofferReads = (standin: Standin) =>
+  standin.requests().filter((r) => r.method === "GET" && r.key !== HARNESS_API_KEY).length;
+
+/**
+ * POSTs a top-up the way a client should: a 503 `stripe_rate_limited` (Coffer's Stripe budget is
+ * spent) is retried after its Retry-After, so seeding at full speed stays under Stripe's limits.
+ */
+async function postTopUp(url: string, init: RequestInit): Promise<Response> {
+  for (;;) {
+    const res = await fetch(url, init);
+    if (res.status !== 503) return res;
+    const wait = Number(res.headers.get("retry-after") ?? 1);
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, Math.max(1, wait) * 1000));
+  }
+}
 
 /** Runs `fn` over `items` with at most `limit` in flight; the seeding must not look like a load test. */
 export async function mapLimit<T, R>(
@@ -60,7 +78,7 @@ export async function seedTopUps(o: {
   }));
 
   const piIds = await mapLimit(plan, SEED_CONCURRENCY, async (p) => {
-    const res = await fetch(`${o.webUrl}/v1/wallet/top-ups`, {
+    const res = await postTopUp(`${o.webUrl}/v1/wallet/top-ups`, {
       method: "POST",
       headers: {
         authorization: tokens.get(p.user)!,

@@ -25,6 +25,8 @@ export interface ThroughputResult {
   workerCpuMsPerEvent: number;
   /** Job attempts beyond the first: transient failures the worker retried. */
   jobRetries: number;
+  /** Coffer's GETs at the stand-in per event while this batch ran (its request log; SPEC's target ≤ 0.1). */
+  stripeReadsPerEvent: number;
   /** Deadlocks Postgres reported in the bench database during the run (each costs a transaction retry). */
   deadlocks: number;
   postRetries: number;
@@ -55,16 +57,20 @@ export async function runThroughput(o: {
   connections: number;
   waitTimeoutS: number;
   workerCpuMs: () => number;
+  /** Coffer's reads at Stripe so far (the stand-in's request log, harness calls left out). */
+  stripeReads: () => number;
 }): Promise<ThroughputResult> {
   const ids = o.seeded.events.map((e) => e.id);
   const requests = o.seeded.events.map((e) => signedRequest(JSON.stringify(e), o.secret));
 
   const deadlocksBefore = await deadlockCount(o.db);
   const cpuBefore = o.workerCpuMs();
+  const readsBefore = o.stripeReads();
   const startedAtMs = Date.now();
   const posted = await postAll(`${o.webUrl}/webhooks/stripe`, o.connections, requests);
   const counts = await waitUntilTerminal(o.db, ids, o.waitTimeoutS * 1000);
   const workerCpuMs = o.workerCpuMs() - cpuBefore;
+  const stripeReads = o.stripeReads() - readsBefore;
   const deadlocks = (await deadlockCount(o.db)) - deadlocksBefore;
 
   // Postgres and this process share the machine's clock, so processed_at can be compared with Date.now().
@@ -97,6 +103,7 @@ export async function runThroughput(o: {
     unfinished: ids.length - counts.processed - counts.failed,
     workerCpuMsPerEvent: workerCpuMs / ids.length,
     jobRetries: rows.reduce((n, r) => n + Math.max(0, r.attempts - 1), 0),
+    stripeReadsPerEvent: stripeReads / ids.length,
     deadlocks,
     postRetries: posted.retries,
     postLost: posted.lost,

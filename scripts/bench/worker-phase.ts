@@ -2,7 +2,7 @@ import type { Db } from "../../src/db/knex.js";
 import { waitFor, type Child } from "./children.js";
 import type { BenchEnv } from "./env.js";
 import type { BenchQueues } from "./queues.js";
-import { seedTopUps, type Seeded } from "./seed.js";
+import { cofferReads, seedTopUps, type Seeded } from "./seed.js";
 import { throughputRunner, type ThroughputResult } from "./throughput.js";
 
 export interface WorkerPhaseSettings {
@@ -60,6 +60,7 @@ export async function runWorkerPhase(o: {
     connections: o.settings.postConnections,
     waitTimeoutS: o.settings.waitTimeoutS,
     workerCpuMs: () => worker.cpuMs(),
+    stripeReads: () => cofferReads(o.env.standin),
   });
 
   const warm = await deliver(warmup);

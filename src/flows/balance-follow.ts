@@ -1,4 +1,5 @@
 import { withAdvisoryLock } from "../db/advisory-lock.js";
+import { cursorAgeMs } from "../db/stores/balance-transactions.js";
 import type { FlowDeps } from "./deps.js";
 import { RECONCILIATION_LOCK } from "./reconcile-run.js";
 import { followBalanceStream, type StreamResult } from "./reconcile-stream.js";
@@ -9,17 +10,23 @@ import { followBalanceStream, type StreamResult } from "./reconcile-stream.js";
  * at the next daily run. Handlers no longer fetch them one payment at a time; this
  * reads them 100 to a page.
  *
- * Each pass re-reads only a few seconds before the cursor, so that at volume it
+ * Each pass re-reads only two seconds before the cursor, so that at volume it
  * costs about one page per hundred new lines. What it misses because Stripe listed
  * a line late, the day's run still finds: a run reads its whole window. The pass
  * takes the reconciliation lock without waiting: while a run (or another worker's
  * pass) holds it, this pass is skipped.
  */
-const FOLLOW_OVERLAP_S = 10;
+const FOLLOW_OVERLAP_S = 2;
 
-export async function followWhenIdle(deps: FlowDeps): Promise<StreamResult | "busy"> {
-  const locked = await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, () =>
-    followBalanceStream(deps, { overlapS: FOLLOW_OVERLAP_S }),
+/**
+ * One pass, unless another reader (a run, or another worker's pass) moved the cursor
+ * less than `minGapMs` ago: every worker ticks, but the stream needs reading once.
+ */
+export async function followWhenIdle(deps: FlowDeps, minGapMs: number): Promise<StreamResult | "skipped"> {
+  const locked = await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, async () =>
+    (await cursorAgeMs(deps.db)) < minGapMs
+      ? "skipped"
+      : followBalanceStream(deps, { overlapS: FOLLOW_OVERLAP_S }),
   );
-  return locked.acquired ? locked.value : "busy";
+  return locked.acquired ? locked.value : "skipped";
 }

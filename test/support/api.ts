@@ -59,6 +59,18 @@ export async function topUp(
   });
 }
 
+/**
+ * A top-up from a well-behaved client: while Coffer's Stripe budget is spent (503
+ * `stripe_rate_limited`), it waits Retry-After and asks again with the same key.
+ */
+export async function topUpPatiently(...args: Parameters<typeof topUp>) {
+  for (;;) {
+    const res = await topUp(...args);
+    if (res.status !== 503 || res.body.error?.code !== "stripe_rate_limited") return res;
+    await new Promise((r) => setTimeout(r, Number(res.headers.get("retry-after") ?? 1) * 1000));
+  }
+}
+
 /** The customer's browser confirming the PaymentIntent, done through the stand-in's control endpoint. */
 export async function pay(standinUrl: string, piId: string, paymentMethod?: string) {
   return controlCall<any>(

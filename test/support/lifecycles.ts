@@ -1,16 +1,16 @@
 import type Stripe from "stripe";
-import type { Config } from "../../src/config.js";
 import type { Db } from "../../src/db/knex.js";
 import type { FlowDeps } from "../../src/flows/deps.js";
 import { handleCommand } from "../../src/flows/handle-command.js";
 import { createLogger } from "../../src/logger.js";
 import { createMetrics } from "../../src/metrics.js";
-import { createStripeClient } from "../../src/stripe/client.js";
+import { budgetedStripe } from "../../src/runtime.js";
 import { toCommand } from "../../src/stripe/commands.js";
 import { queueForEvent } from "../../src/stripe/routing.js";
 import { standinControl, type StandinControl } from "../../src/standin/client.js";
 import type { Standin, StripeEvent } from "../../src/standin/index.js";
-import { pay, topUp } from "./api.js";
+import { pay, topUpPatiently } from "./api.js";
+import type { System } from "./system.js";
 export { rng } from "./stripe-client.js";
 
 /**
@@ -218,7 +218,7 @@ export interface Run {
 /** Pays a top-up and plays the lifecycle, with webhook delivery off: the test delivers. */
 export async function playRun(baseUrl: string, standin: Standin, lc: Lifecycle, user: string): Promise<Run> {
   const start = standin.eventCount();
-  const created = await topUp(baseUrl, user, PAYMENT_MINOR, "usd", `lc-${user}`);
+  const created = await topUpPatiently(baseUrl, user, PAYMENT_MINOR, "usd", `lc-${user}`);
   if (created.status !== 201) throw new Error(`top-up: ${JSON.stringify(created.body)}`);
   const piId = created.body.payment_intent_id as string;
   const chargeId =
@@ -287,11 +287,12 @@ export function withRepeats<T>(order: readonly T[], rand: () => number): T[] {
 }
 
 /** What the processors need, wired to this system's database and stand-in; logs go nowhere. */
-export function processorDeps(sys: { standin: Standin; config: Config; tdb: { db: Db } }): FlowDeps {
+export function processorDeps(sys: Pick<System, "standin" | "config" | "tdb" | "redis">): FlowDeps {
   return {
     config: sys.config,
     db: sys.tdb.db,
-    stripe: createStripeClient({ secretKey: "sk_test_standin", apiBase: sys.standin.url, timeoutMs: 10_000 }),
+    // Under the same Redis budget as the workers: the stand-in enforces Stripe's rate limits.
+    stripe: budgetedStripe(sys.config, sys.redis, sys.standin.url),
     metrics: createMetrics(),
     log: createLogger("silent"),
   };
@@ -307,7 +308,7 @@ export async function applyAtProcessor(deps: FlowDeps, events: readonly StripeEv
 
 /** Plays one run and applies its events in Stripe's order at the processor level: the reference result. */
 export async function referenceSignature(
-  sys: { url: string; standin: Standin; config: Config; tdb: { db: Db } },
+  sys: Pick<System, "url" | "standin" | "config" | "tdb" | "redis">,
   lc: Lifecycle,
   user: string,
 ): Promise<string[]> {

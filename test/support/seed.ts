@@ -1,5 +1,5 @@
 import { checkInvariants } from "../../src/db/stores/ledger-checks.js";
-import { pay, topUp } from "./api.js";
+import { pay, topUpPatiently } from "./api.js";
 import { deliver } from "./events.js";
 import type { System } from "./system.js";
 
@@ -29,7 +29,7 @@ export async function seedPaidTopUps(
       while (next < specs.length) {
         const i = next++;
         const s = specs[i]!;
-        const created = await topUp(sys.url, s.user, s.amountMinor, "usd", `seed-${i}-${s.user}`);
+        const created = await topUpPatiently(sys.url, s.user, s.amountMinor, "usd", `seed-${i}-${s.user}`);
         if (created.status !== 201) throw new Error(`top-up failed: ${JSON.stringify(created.body)}`);
         const piId = created.body.payment_intent_id as string;
         const paid = await pay(sys.standin.url, piId);

@@ -41,6 +41,8 @@ export interface System {
   tdb: TestDb;
   standin: Standin;
   queues: Queues;
+  /** The test process's own Redis connection (queues, and the Stripe budget its clients share). */
+  redis: ReturnType<typeof producerConnection>;
   workers: WorkerProc[];
   startWorker(extraEnv?: Record<string, string>): Promise<WorkerProc>;
   stopWorker(w: WorkerProc, signal?: NodeJS.Signals): Promise<void>;
@@ -113,6 +115,7 @@ export async function startSystem(
     tdb,
     standin,
     queues,
+    redis,
     workers,
     startWorker,
     stopWorker,

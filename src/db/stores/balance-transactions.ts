@@ -20,6 +20,15 @@ export async function readCursor(trx: Tx, name = BALANCE_CURSOR): Promise<number
   return row?.created ?? 0;
 }
 
+/** Milliseconds since any reader last moved the cursor (Infinity before the first read). */
+export async function cursorAgeMs(trx: Tx, name = BALANCE_CURSOR): Promise<number> {
+  const { rows } = await trx.raw<{ rows: Array<{ age_ms: number }> }>(
+    `SELECT extract(epoch FROM now() - updated_at)::float8 * 1000 AS age_ms FROM reconciliation_cursors WHERE name = ?`,
+    [name],
+  );
+  return rows[0]?.age_ms ?? Infinity;
+}
+
 /** Moves forward only: a slow run that started earlier never drags the cursor back. */
 export async function advanceCursor(trx: Tx, created: number, name = BALANCE_CURSOR): Promise<void> {
   await trx.raw(
