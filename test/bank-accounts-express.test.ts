@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FlowDeps } from "../src/flows/deps.js";
-import { syncExternalAccount } from "../src/flows/bank-accounts.js";
+import { handleCommand } from "../src/flows/handle-command.js";
 import type { StripeEvent } from "../src/standin/index.js";
 import { toCommand } from "../src/stripe/commands.js";
 import { api } from "./support/api.js";
@@ -14,12 +14,8 @@ import { settledAndBalanced } from "./support/withdrawals.js";
  * Stripe's Express dashboard (the stand-in's controls). GET /v1/bank-accounts mirrors the
  * connected account's external accounts, and the Financial Connections route refuses Express.
  *
- * DIRECT HANDLER CALLS: handle-command.ts does not route `sync_external_account` to
- * syncExternalAccount yet (the lead wires it in the event table work). Until it does, the
- * `account.external_account.*` events below are applied by calling the handler with the command
- * the event table makes of each stand-in event (`applyExternalAccountEvents`); the effects are
- * read over HTTP. Once wired, this helper can deliver the same events signed (support/events.ts
- * `deliver`) and wait for them to settle.
+ * Most cases apply the account's events themselves, through the same dispatch a job runs
+ * (`handleCommand`), in the orders they choose; the first delivers them as Stripe would.
  */
 let sys: System;
 let deps: FlowDeps;
@@ -34,7 +30,7 @@ async function applyExternalAccountEvents(events: readonly StripeEvent[]): Promi
   for (const e of events) {
     const cmd = toCommand(e as unknown as Stripe.Event);
     if (cmd.kind !== "sync_external_account") throw new Error(`${e.type} is not an external account event`);
-    outcomes.push(await syncExternalAccount(deps, cmd, { eventId: e.id, log: deps.log }));
+    outcomes.push(await handleCommand(deps, cmd, { eventId: e.id, log: deps.log }));
   }
   return outcomes;
 }
@@ -85,6 +81,21 @@ async function mirrored(user: string) {
 }
 
 describe("Express: GET /v1/bank-accounts mirrors the connected account's external accounts", () => {
+  it("a bank account the holder adds in Stripe's dashboard shows up, delivered by webhook", async () => {
+    const user = "express-webhook";
+    const { account } = await onboarded(user);
+    sys.standin.setWebhook(`${sys.url}/webhooks/stripe`);
+    await control(sys.standin).post(`/accounts/${account}/external_accounts`, {});
+    await eventually(async () => (await banks(user)).length === 2, { what: "the new bank mirrored" });
+    await settledAndBalanced(sys);
+    const events = await sys.tdb
+      .db("stripe_webhook_events")
+      .where({ type: "account.external_account.created" });
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.status === "processed")).toBe(true);
+    sys.standin.setWebhook(undefined);
+  });
+
   it("an account added, updated and deleted at Stripe shows, changes and goes; the session route answers 409", async () => {
     const user = "express-1";
     const { account, first } = await onboarded(user);

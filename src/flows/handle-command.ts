@@ -1,4 +1,4 @@
-import { syncBankAccount } from "./bank-accounts.js";
+import { syncBankAccount, syncExternalAccount } from "./bank-accounts.js";
 import { syncAccount } from "./connect.js";
 import { syncDispute } from "./dispute.js";
 import { syncPayout, syncTransfer } from "./withdrawal-outcome.js";
@@ -27,7 +27,7 @@ export async function handleCommand(deps: FlowDeps, command: Command, ev: EventC
     case "sync_transfer":
       return syncTransfer(deps, command.transferId, ev);
     case "sync_external_account":
-      return "no_action"; // TODO(lead): wire syncExternalAccount once bank-accounts.ts exports it
+      return syncExternalAccount(deps, command, ev);
     case "sync_bank_account":
       return syncBankAccount(deps, command.financialAccountId);
     case "none":
