@@ -156,7 +156,7 @@ export const OPENAPI = {
     "/admin/withdrawals/{id}/approve": {
       post: {
         ...admin,
-        summary: "Approve; refused while the user's wallet is negative or a dispute is open; audited",
+        summary: "Approve; refused while the user's wallet is negative or a dispute of theirs is open or appealed; audited",
         parameters: [pathId],
         responses: { "200": ok({ type: "object" }), "401": error, "403": error, "404": error, "409": error },
       },
