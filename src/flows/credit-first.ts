@@ -8,15 +8,19 @@ import { syncPaymentIntent, type EventCtx } from "./payment-intent.js";
  * credited (Stripe does not order events). Rather than wait for that event,
  * ask Stripe now: if the payment succeeded, credit it first, under the same
  * `pi_…:captured` key its own event would use, so it is still credited once.
- * Returns null when the PaymentIntent is not a wallet top-up.
+ * Returns null when the PaymentIntent is not a wallet top-up, or was canceled uncaptured
+ * (nothing was credited, so nothing can be refunded or disputed from the wallet).
  */
 export async function ensureCredited(deps: FlowDeps, piId: string, ev: EventCtx): Promise<TopUpRow | null> {
   const known = await findByPaymentIntent(deps.db, piId);
   if (known?.purpose === "unrecognized") return null;
   if (known?.status === "succeeded") return known;
+  if (known?.status === "canceled") return null; // final: never captured, nothing to take back
   const outcome = await syncPaymentIntent(deps, piId, ev);
   if (outcome === "unrecognized") return null;
   const row = await findByPaymentIntent(deps.db, piId);
+  // An authorization canceled before capture: Stripe releases it as a refund that moved no money.
+  if (row?.status === "canceled") return null;
   if (!row || row.status !== "succeeded") {
     // Stripe only refunds or disputes captured payments; not seeing the capture yet is transient.
     throw new DomainError("payment_not_captured", `PaymentIntent ${piId} is not captured yet`, {}, false);

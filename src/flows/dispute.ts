@@ -57,7 +57,9 @@ export async function syncDispute(
     const stored = await lockDispute(trx, dispute.id);
     const status = forwardDisputeStatus(stored && { status: stored.status, asOf: stored.status_as_of }, {
       status: dispute.status,
-      asOf: eventCreated,
+      // Never a time ahead of ours (the event was received before this runs): a signed event
+      // dated years ahead would otherwise freeze the status against every real update.
+      asOf: Math.min(eventCreated, Math.floor(Date.now() / 1000)),
     });
     const money = { amountMinor: dispute.amount, currency: row.currency as Currency };
     const openedPosted = await isPosted(trx, disputeOpened(dispute.id, userId, money).key);
@@ -106,16 +108,20 @@ function disputeState(
   openedPosted: boolean,
 ): DisputeState {
   const currency = payment.currency as Currency;
-  const settled = (payment.settlement_currency ?? payment.currency) as Currency;
-  for (const t of d.balanceTransactions) {
-    if (t.currency !== settled)
-      throw new DomainError(
-        "settlement_currency_mismatch",
-        `dispute ${d.id} settled in ${t.currency}, its payment in ${settled}`,
-      );
+  // Stripe's own lines on the dispute say where it settled; the payment's record is a fallback
+  // (learned per currency, so it can lag a change of the account's settlement currencies). The
+  // user is debited either way; a disagreement only moves the platform's side, which the line
+  // check reports.
+  const seen = new Set(d.balanceTransactions.map((t) => t.currency));
+  if (seen.size > 1) {
+    throw new DomainError(
+      "settlement_currency_mismatch",
+      `dispute ${d.id} settled in ${[...seen].join(" and ")}`,
+    );
   }
+  const settled = ([...seen][0] ?? payment.settlement_currency ?? payment.currency) as Currency;
   return {
-    via: payment.settlement_currency ? FX : STRIPE,
+    via: settled !== currency ? FX : STRIPE,
     feeCurrency: settled,
     disputeId: d.id,
     userId,

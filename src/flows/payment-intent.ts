@@ -44,7 +44,8 @@ export async function syncPaymentIntent(
 ): Promise<SyncOutcome> {
   const pi = snapshot ?? paymentIntent(await deps.stripe.paymentIntents.retrieve(piId));
   // Read before the transaction: no row lock is held across a network call.
-  const path = pi.status === "succeeded" ? await settlementPath(deps, pi.currency, pi.latestChargeId) : null;
+  const path =
+    pi.status === "succeeded" ? await settlementPath(deps, pi.currency, pi.id, pi.latestChargeId) : null;
   let posted: Posting[] = [];
   const outcome = await withTransaction(deps.db, async (trx): Promise<SyncOutcome> => {
     posted = []; // a deadlock retry runs this again from the start

@@ -15,6 +15,7 @@ import { lineRule, type BalanceTxn, type LineRule } from "../ledger/claims.js";
 import { postingHash, toEntries } from "../ledger/posting.js";
 import type { Posting } from "../ledger/types.js";
 import { isKnownCurrency, type Currency } from "../money/currencies.js";
+import { stripeRateLimit } from "../stripe/errors.js";
 import type { FlowDeps } from "./deps.js";
 
 /**
@@ -60,12 +61,14 @@ export async function followBalanceStream(
   let newest = 0;
   let startingAfter: string | undefined;
   for (;;) {
-    const page = await deps.stripe.balanceTransactions.list({
-      limit: PAGE,
-      created: { gte: since },
-      expand: ["data.source"],
-      ...(startingAfter !== undefined && { starting_after: startingAfter }),
-    });
+    const page = await patiently(() =>
+      deps.stripe.balanceTransactions.list({
+        limit: PAGE,
+        created: { gte: since },
+        expand: ["data.source"],
+        ...(startingAfter !== undefined && { starting_after: startingAfter }),
+      }),
+    );
     if (page.data.length > 0) {
       const read = await toLines(deps, page.data, booksStart);
       const lines = read.map((r) => r.line);
@@ -86,6 +89,25 @@ export async function followBalanceStream(
   }
   if (newest > 0) await advanceCursor(deps.db, newest);
   return progress;
+}
+
+/**
+ * A page refused for a rate limit (Stripe's 429, or the shared budget spent by other processes) is
+ * asked for again after the wait it names. The cursor moves only at the end of a pass, so giving up
+ * on page 700 of a day's 1,000 would throw away the 699 read before it, and the next pass would meet
+ * the same contention from the start.
+ */
+const PAGE_RETRIES = 30;
+async function patiently<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      const limited = stripeRateLimit(err);
+      if (!limited || attempt >= PAGE_RETRIES) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(limited.retryAfterMs, 10_000)));
+    }
+  }
 }
 
 async function savePage(

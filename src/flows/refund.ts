@@ -28,8 +28,12 @@ export type RefundOutcome = "debited" | "reversed" | "no_money" | "not_wallet_pa
  * the payment may still refund. Only a refund that fits in the uncaptured rest can
  * be one; a real refund always has its balance transaction from the start.
  */
-const isRelease = (refund: RefundView, payment: TopUpRow) =>
+const isRelease = (refund: RefundView, payment: TopUpRow, stored: string | undefined, debited: boolean) =>
+  // Once a refund is known as a real one (stored active, or debited), no later snapshot makes it a release.
+  (stored === undefined || stored === RELEASED) &&
+  !debited &&
   refund.balanceTransactionId === null &&
+  refund.status === "succeeded" &&
   payment.status === "succeeded" &&
   refund.amount <= payment.amount_minor - payment.amount_received_minor;
 
@@ -108,12 +112,13 @@ async function applyRefundOnce(deps: FlowDeps, refund: RefundView, ev: EventCtx)
       );
     }
     const stored = await lockRefund(trx, refund.id);
-    const status = isRelease(refund, row)
-      ? RELEASED
-      : forwardStatus(stored?.status, refund.status, REFUND_STATUS_RANK);
     const money = { amountMinor: refund.amount, currency: row.currency as Currency };
     // A converted payment is refunded through `fx`; the stream books Stripe's side in its currency.
     const via = row.settlement_currency ? FX : STRIPE;
+    const debited = await isPosted(trx, refunded(refund.id, userId, money, via).key);
+    const status = isRelease(refund, row, stored?.status, debited)
+      ? RELEASED
+      : forwardStatus(stored?.status, refund.status, REFUND_STATUS_RANK);
     let result: RefundOutcome = "no_money";
     if (ACTIVE_REFUND_STATUSES.includes(status)) {
       const debit = refunded(refund.id, userId, money, via);

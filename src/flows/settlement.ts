@@ -37,13 +37,14 @@ export interface SettlementPath {
 export async function settlementPath(
   deps: FlowDeps,
   currency: string,
+  piId: string,
   chargeId: string | null,
 ): Promise<SettlementPath> {
   let perClient = learned.get(deps.stripe);
   if (!perClient) learned.set(deps.stripe, (perClient = new Map()));
   let hit = perClient.get(currency);
   if (!hit || Date.now() - hit.at >= KEEP_MS) {
-    const read = readSettlement(deps, currency, chargeId);
+    const read = readSettlement(deps, currency, piId, chargeId);
     hit = { settlesIn: read, at: Date.now() };
     perClient.set(currency, hit);
     // A failed read is not an answer: the next job reads again.
@@ -54,11 +55,18 @@ export async function settlementPath(
   return { via: converted ? FX : STRIPE, settlementCurrency: converted ? settlesIn : null };
 }
 
-async function readSettlement(deps: FlowDeps, currency: string, chargeId: string | null): Promise<string> {
-  if (!chargeId) {
-    throw new DomainError("stripe_charge_not_ready", `a ${currency} payment has no charge yet`, {}, false);
+async function readSettlement(
+  deps: FlowDeps,
+  currency: string,
+  piId: string,
+  chargeId: string | null,
+): Promise<string> {
+  // An endpoint on an API version before `latest_charge` sends snapshots without it: ask for the charge.
+  const id = chargeId ?? (await latestChargeOf(deps, piId));
+  if (!id) {
+    throw new DomainError("stripe_charge_not_ready", `PaymentIntent ${piId} has no charge yet`, {}, false);
   }
-  const charge = await deps.stripe.charges.retrieve(chargeId, { expand: ["balance_transaction"] });
+  const charge = await deps.stripe.charges.retrieve(id, { expand: ["balance_transaction"] });
   const txn = charge.balance_transaction;
   if (!txn || typeof txn === "string") {
     // Stripe attaches the balance transaction shortly after capture; retry with backoff.
@@ -73,4 +81,9 @@ async function readSettlement(deps: FlowDeps, currency: string, chargeId: string
     throw new DomainError("currency_unknown", `charge ${charge.id} settled in unknown ${txn.currency}`);
   }
   return txn.currency;
+}
+
+async function latestChargeOf(deps: FlowDeps, piId: string): Promise<string | null> {
+  const pi = await deps.stripe.paymentIntents.retrieve(piId);
+  return typeof pi.latest_charge === "string" ? pi.latest_charge : (pi.latest_charge?.id ?? null);
 }

@@ -200,7 +200,7 @@ export function dispute(obj: unknown): DisputeView {
 
 /** An external account (bank account or card) on a connected account, passed on as Stripe sent it. */
 export function externalAccount(obj: Stripe.BankAccount | Stripe.Card): Stripe.BankAccount | Stripe.Card {
-  const o = obj as { object?: unknown; id?: unknown };
+  const o = (obj ?? {}) as { object?: unknown; id?: unknown };
   if ((o.object !== "bank_account" && o.object !== "card") || typeof o.id !== "string" || o.id === "") {
     throw new DomainError("event_malformed", `event object ${String(o.id)} is not an external account`);
   }
@@ -208,8 +208,8 @@ export function externalAccount(obj: Stripe.BankAccount | Stripe.Card): Stripe.B
 }
 
 /** The connected account a Connect event is about: the event's `account`, or the object's own. */
-export function accountOf(e: { account?: string; data: { object: { account?: unknown } } }): string {
-  const a = e.account ?? e.data.object.account;
+export function accountOf(e: { account?: string; data: { object: { account?: unknown } | null } }): string {
+  const a = e.account ?? e.data.object?.account;
   const accountId = typeof a === "string" ? a : (a as { id?: unknown } | null)?.id;
   if (typeof accountId !== "string" || accountId === "") {
     throw new DomainError("event_malformed", "Connect event names no connected account");
@@ -218,7 +218,10 @@ export function accountOf(e: { account?: string; data: { object: { account?: unk
 }
 
 /** The id of an object Coffer re-fetches anyway, checked to be what the event says it is. */
-export function objectId(obj: { id?: unknown; object?: unknown }, objectType: string): string {
+export function objectId(obj: { id?: unknown; object?: unknown } | null, objectType: string): string {
+  if (typeof obj !== "object" || obj === null) {
+    throw new DomainError("event_malformed", `event object is not a ${objectType}`);
+  }
   if (obj.object !== objectType || typeof obj.id !== "string" || obj.id === "") {
     throw new DomainError(
       "event_malformed",

@@ -56,9 +56,19 @@ export interface DeleteOutcome {
   wasDefault: boolean;
 }
 
-async function findRow(trx: Tx, externalId: string, fcaId: string | null) {
+async function findRow(trx: Tx, externalId: string, fcaId: string | null, connectedAccountId: string) {
   const q = trx<BankAccountRow>("user_bank_accounts").where({ external_account_id: externalId });
-  if (fcaId !== null) q.orWhere({ financial_connections_account_id: fcaId });
+  // Only a link row of the user who owns this connected account: metadata naming another user's
+  // link must not take that user's row over.
+  if (fcaId !== null)
+    q.orWhere((w) =>
+      w
+        .where({ financial_connections_account_id: fcaId })
+        .whereIn(
+          "user_id",
+          trx("stripe_connected_accounts").where({ account_id: connectedAccountId }).select("user_id"),
+        ),
+    );
   // The row of this external account itself, before a link row not yet attached.
   return q.orderByRaw("(external_account_id = ?) DESC NULLS LAST", [externalId]).first();
 }
@@ -81,7 +91,7 @@ export async function applyExternalAccount(
   s: ExternalAccountState,
   opts: { fetched?: boolean } = {},
 ): Promise<ApplyOutcome> {
-  const row = await findRow(trx, s.externalAccountId, s.financialConnectionsAccountId);
+  const row = await findRow(trx, s.externalAccountId, s.financialConnectionsAccountId, s.connectedAccountId);
   const own = row?.external_account_id === s.externalAccountId ? row : undefined;
   if (own?.status === DELETED) return "already_deleted";
   if (own && own.stripe_updated > s.asOf) return "stale";
@@ -126,7 +136,7 @@ export async function applyExternalAccount(
  * One never seen before is recorded as deleted too, so its late `created` event changes nothing.
  */
 export async function markExternalAccountDeleted(trx: Tx, s: ExternalAccountState): Promise<DeleteOutcome> {
-  const row = await findRow(trx, s.externalAccountId, s.financialConnectionsAccountId);
+  const row = await findRow(trx, s.externalAccountId, s.financialConnectionsAccountId, s.connectedAccountId);
   if (row?.status === DELETED) return { outcome: "already_deleted", wasDefault: false };
   const gone = {
     status: DELETED,

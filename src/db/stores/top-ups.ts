@@ -71,8 +71,10 @@ export async function attachPaymentIntent(
   id: string,
   pi: { id: string; status: string; clientSecret: string | null },
 ): Promise<TopUpRow> {
+  // Never rebinds: a PaymentIntent a webhook already bound here (the only other writer) keeps it.
   const [row] = await trx<TopUpRow>("payment_transactions")
     .where({ id })
+    .where((w) => w.whereNull("payment_intent_id").orWhere({ payment_intent_id: pi.id }))
     .update({
       payment_intent_id: pi.id,
       client_secret: pi.clientSecret,
@@ -81,7 +83,7 @@ export async function attachPaymentIntent(
       updated_at: trx.fn.now(),
     })
     .returning("*");
-  return row!;
+  return row ?? (await trx<TopUpRow>("payment_transactions").where({ id }).first())!;
 }
 
 export async function getTopUpForUser(trx: Tx, userId: string, id: string): Promise<TopUpRow | undefined> {
