@@ -74,6 +74,14 @@ const schema = z.object({
   // One budget for every process (src/stripe/budget.ts); 2 is the least a windowed limit can honour.
   STRIPE_MAX_RPS: z.coerce.number().int().min(2).max(10_000).default(20),
   AUTH_JWT_SECRET: z.string().min(16, "must be at least 16 characters"),
+  /** A token whose `exp` is further away than this is refused (a day by default). */
+  AUTH_MAX_TOKEN_LIFETIME_S: int(86_400, 1),
+  /** The web's HTTP deadlines and connection cap (src/web.ts). */
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100),
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000, 100),
+  HTTP_MAX_CONNECTIONS: int(1024, 1),
+  /** How long a webhook's body may take to arrive. */
+  WEBHOOK_BODY_TIMEOUT_MS: int(5_000, 100),
   WITHDRAWAL_FEES: feesJson.prefault(
     JSON.stringify({ default: { fixed_minor: 25, bps: 100, min_minor: 500 } }),
   ),

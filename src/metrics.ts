@@ -12,7 +12,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     registry,
     webhooksReceived: new Counter({
       name: "coffer_webhooks_received_total",
-      help: "Verified webhook deliveries",
+      help: "Verified webhook deliveries, by type (`other` for a type Coffer does not know)",
       labelNames: ["type"],
       registers: r,
     }),
@@ -25,6 +25,21 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       name: "coffer_webhooks_rejected_total",
       help: "Refused webhook deliveries",
       labelNames: ["reason"],
+      registers: r,
+    }),
+    webhooksUnusable: new Counter({
+      name: "coffer_webhooks_unusable_total",
+      help: "Signed deliveries that could not be stored as events: kept raw, failed, alerted",
+      registers: r,
+    }),
+    webhooksConflicting: new Counter({
+      name: "coffer_webhooks_conflicting_total",
+      help: "Deliveries of a stored event id with a different payload: nothing changed, alerted",
+      registers: r,
+    }),
+    webhooksAborted: new Counter({
+      name: "coffer_webhooks_aborted_total",
+      help: "Webhook deliveries whose client went away or missed the body deadline",
       registers: r,
     }),
     webhooksUnenqueued: new Counter({

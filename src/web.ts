@@ -1,5 +1,6 @@
 import { loadConfigOrExit } from "./config.js";
 import { createApp } from "./http/app.js";
+import { createWebServer } from "./http/server.js";
 import { closeQueues, createQueues, queueSettings } from "./queue/queues.js";
 import { createRuntime, onShutdown } from "./runtime.js";
 
@@ -10,8 +11,8 @@ const rt = createRuntime(config, "coffer-web");
 const redis = rt.redis;
 const queues = createQueues(redis, queueSettings(config));
 const app = createApp({ ...rt, queues, redisPing: () => redis.ping() });
-const server = app.listen(config.PORT, () => rt.logger.info({ port: config.PORT }, "web listening"));
-server.keepAliveTimeout = 65_000;
+const server = createWebServer(app, config);
+server.listen(config.PORT, () => rt.logger.info({ port: config.PORT }, "web listening"));
 
 onShutdown(rt.logger, async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,10 @@
-import { insertEvent, markNotEnqueued } from "../db/stores/events.js";
+import {
+  insertEvent,
+  insertUnusableEvent,
+  markNotEnqueued,
+  samePayload,
+  type UnusableEvent,
+} from "../db/stores/events.js";
 import type { Db } from "../db/knex.js";
 import type { Logger } from "../logger.js";
 import { enqueueEvent } from "../queue/enqueue.js";
@@ -22,7 +28,8 @@ export interface IncomingEvent {
   created: number;
 }
 
-export type IngestOutcome = "stored" | "duplicate" | "stored_not_enqueued";
+/** `conflicting`: the id was seen with a different payload; nothing changed. */
+export type IngestOutcome = "stored" | "duplicate" | "conflicting" | "stored_not_enqueued";
 
 /**
  * The one way an event enters Coffer, whether Stripe delivered it or a reconciliation
@@ -51,7 +58,12 @@ export async function ingestEvent(
     status: queue ? "enqueued" : "ignored",
     receivedVia,
   });
-  if (!stored) return "duplicate";
+  if (!stored) {
+    // Only Stripe's deliveries are compared: a heal lists the event from the Events API, whose
+    // copy may legitimately differ from what was delivered, and a heal never overwrites anyway.
+    if (receivedVia === "reconciliation") return "duplicate";
+    return (await samePayload(deps.db, event.id, rawPayload)) ? "duplicate" : "conflicting";
+  }
   if (!queue) return "stored";
   try {
     await enqueueEvent(deps.queues, queue, event.id, event.type);
@@ -63,4 +75,13 @@ export async function ingestEvent(
     await markNotEnqueued(deps.db, event.id, `enqueue failed: ${String(err)}`).catch(() => undefined);
     return "stored_not_enqueued";
   }
+}
+
+/**
+ * A signed delivery that cannot be stored as an event is kept by its raw bytes, `failed`,
+ * with no job: answering 200 stops Stripe retrying what can never succeed, and the alert
+ * (the caller's) sends a person to look at it.
+ */
+export async function ingestUnusable(db: Db, e: UnusableEvent): Promise<"stored" | "duplicate"> {
+  return (await insertUnusableEvent(db, e)) ? "stored" : "duplicate";
 }

@@ -4,8 +4,10 @@ import { requireAdmin, requireUser } from "./auth.js";
 import { mountBullBoard } from "./bull-board.js";
 import type { AppDeps } from "./deps.js";
 import { errorMiddleware } from "./errors.js";
+import { refuseHostileInput } from "./hostile.js";
 import { rateLimit } from "./rate-limit.js";
 import { requestContext } from "./request-context.js";
+import { securityHeaders } from "./security-headers.js";
 import { adminRoutes } from "./routes/admin.js";
 import { connectRoutes } from "./routes/connect.js";
 import { opsRoutes } from "./routes/ops.js";
@@ -19,7 +21,9 @@ import { withdrawalRoutes } from "./routes/withdrawals.js";
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.use(requestContext(deps.logger, deps.metrics));
+  app.use(securityHeaders);
   app.use(errorMiddleware);
+  app.use(refuseHostileInput);
 
   mountBullBoard(app, deps);
 
@@ -29,7 +33,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(open.routes()).use(open.allowedMethods());
 
   const user = new Router();
-  user.use("/v1", requireUser(deps.db, deps.config.AUTH_JWT_SECRET));
+  user.use("/v1", requireUser(deps.db, deps.config.AUTH_JWT_SECRET, deps.config.AUTH_MAX_TOKEN_LIFETIME_S));
   const limiter = rateLimit(deps.config.RATE_LIMIT_PER_MINUTE);
   walletRoutes(user, deps);
   topUpRoutes(user, deps, limiter);
@@ -38,7 +42,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(user.routes()).use(user.allowedMethods());
 
   const admin = new Router();
-  admin.use("/admin", requireAdmin(deps.config.AUTH_JWT_SECRET));
+  admin.use("/admin", requireAdmin(deps.config.AUTH_JWT_SECRET, deps.config.AUTH_MAX_TOKEN_LIFETIME_S));
   adminRoutes(admin, deps);
   reconciliationRoutes(admin, deps);
   app.use(admin.routes()).use(admin.allowedMethods());

@@ -7,6 +7,8 @@ import { classifyStripeError, rateLimitedError, stripeRateLimit } from "../strip
 const STATUS: Readonly<Record<string, number>> = {
   bad_request: 400,
   malformed_json: 400,
+  client_aborted: 400, // the client went away mid-body; nobody reads the answer, but it is not a 5xx
+  body_timeout: 400, // the body missed its read deadline
   idempotency_key_missing: 400,
   invalid_cursor: 400,
   webhook_signature_missing: 400,
@@ -33,6 +35,8 @@ const STATUS: Readonly<Record<string, number>> = {
   body_too_large: 413,
   unknown_field: 422,
   field_required: 422,
+  invalid_text: 422, // NUL or a lone surrogate: text Postgres cannot store
+  query_param_repeated: 422,
   invalid_field: 422,
   amount_invalid_type: 422,
   amount_not_integer: 422,
@@ -47,11 +51,13 @@ const STATUS: Readonly<Record<string, number>> = {
   currency_mismatch: 422,
   idempotency_key_reused: 422,
   reconciliation_window_invalid: 422,
+  method_not_allowed: 405,
   rate_limited: 429,
   stripe_rejected: 422,
   stripe_error: 502,
   stripe_unavailable: 503,
   stripe_rate_limited: 503,
+  not_implemented: 501,
   service_unavailable: 503,
 };
 
@@ -69,7 +75,12 @@ export const httpError = (code: string, message: string, details: Record<string,
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) throw httpError("not_found", "no such route");
+    // The router's own answers (no route, a method the route lacks) get the same envelope.
+    if (ctx.body === undefined || ctx.body === null) {
+      if (ctx.status === 404) throw httpError("not_found", "no such route");
+      if (ctx.status === 405) throw httpError("method_not_allowed", `${ctx.method} is not allowed here`);
+      if (ctx.status === 501) throw httpError("not_implemented", `${ctx.method} is not implemented`);
+    }
   } catch (caught) {
     const requestId = ctx.state.requestId as string;
     // Our Stripe budget or Stripe itself said "not now": 503 stripe_rate_limited with Retry-After,

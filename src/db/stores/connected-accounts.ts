@@ -66,14 +66,17 @@ export async function syncConnectedAccount(
     asOf: number;
   },
 ): Promise<boolean> {
+  // Never a time ahead of ours: a signed event dated years ahead would otherwise freeze the
+  // row against every real update until then. The event was received before this runs.
+  const asOf = Math.min(a.asOf, Math.floor(Date.now() / 1000));
   const n = await trx("stripe_connected_accounts")
     .where({ account_id: a.accountId })
-    .where("stripe_updated", "<=", a.asOf)
+    .where("stripe_updated", "<=", asOf)
     .update({
       charges_enabled: a.chargesEnabled,
       payouts_enabled: a.payoutsEnabled,
       requirements_due: JSON.stringify(a.requirementsDue),
-      stripe_updated: a.asOf,
+      stripe_updated: asOf,
       updated_at: trx.fn.now(),
     });
   return n > 0;

@@ -18,8 +18,10 @@ export interface EventRow {
   livemode: boolean;
   api_version: string | null;
   account: string | null;
-  stripe_created: number;
+  /** NULL (with `payload`) only for an unusable delivery kept by its raw bytes. */
+  stripe_created: number | null;
   payload: unknown;
+  raw_body: Buffer | null;
   received_at: Date;
   status: EventStatus;
   attempts: number;
@@ -74,6 +76,45 @@ const INSERT_EVENT = `INSERT INTO stripe_webhook_events
   (id, type, livemode, api_version, account, stripe_created, payload, status, received_via, enqueued_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, CASE WHEN $8 = 'enqueued' THEN now() END)
   ON CONFLICT (id) DO NOTHING`;
+
+export interface UnusableEvent {
+  id: string;
+  type: string;
+  livemode: boolean;
+  rawBody: Buffer;
+  reason: string;
+}
+
+/**
+ * Keeps a signed delivery that cannot be stored as an event: its exact bytes, `failed` with
+ * the reason, nothing to enqueue. `ON CONFLICT DO NOTHING` as for any event, so a redelivery
+ * is a duplicate; the return value says whether this call stored it.
+ */
+export async function insertUnusableEvent(db: Db, e: UnusableEvent): Promise<boolean> {
+  const { rowCount } = await db.raw<{ rowCount: number }>(
+    `INSERT INTO stripe_webhook_events
+       (id, type, livemode, raw_body, status, last_error, received_via, processed_at)
+     VALUES (?, ?, ?, ?, 'failed', ?, 'webhook', now())
+     ON CONFLICT (id) DO NOTHING`,
+    [e.id, e.type, e.livemode, e.rawBody, `unusable delivery: ${e.reason}`],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Whether the stored event with this id has exactly this raw text: a redelivery of the same
+ * event does, while a different body under a seen id (a bug, or someone holding the secret)
+ * does not and must change nothing. `pending_webhooks` is left out: it counts the deliveries
+ * still to go, so Stripe's own retries of one event differ there.
+ */
+export async function samePayload(db: Db, id: string, rawPayload: string): Promise<boolean> {
+  const { rows } = await db.raw<{ rows: Array<{ same: boolean }> }>(
+    `SELECT payload IS NOT NULL AND payload - 'pending_webhooks' = ?::jsonb - 'pending_webhooks' AS same
+       FROM stripe_webhook_events WHERE id = ?`,
+    [rawPayload, id],
+  );
+  return rows[0]?.same ?? false;
+}
 
 /** Which of these events are stored already, with their status: a heal ingests only the others. */
 export async function eventStatuses(
@@ -196,14 +237,15 @@ export async function listEvents(
 
 /**
  * Re-opens a `failed` (or `ignored`) event for a replay: a fresh attempt count
- * and no error. Only a final status can be re-opened; the caller then makes
+ * and no error. Only a final status can be re-opened, and only an event stored as one
+ * (an unusable delivery kept by its raw bytes has nothing to apply); the caller then makes
  * sure its job exists. Applying an event again is safe: postings are keyed.
  */
 export async function reopenEvent(trx: Tx, id: string): Promise<EventRow | undefined> {
   const { rows } = await trx.raw<{ rows: EventRow[] }>(
     `UPDATE stripe_webhook_events
         SET status = 'enqueued', attempts = 0, last_error = NULL, enqueued_at = now(), processed_at = NULL
-      WHERE id = ? AND status IN ('failed', 'ignored') RETURNING *`,
+      WHERE id = ? AND status IN ('failed', 'ignored') AND payload IS NOT NULL RETURNING *`,
     [id],
   );
   return rows[0];

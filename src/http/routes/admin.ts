@@ -5,6 +5,7 @@ import { listEntries } from "../../db/stores/ledger-entries.js";
 import { adminSummary } from "../../db/stores/summary.js";
 import { EVENT_STATUSES, listEvents } from "../../db/stores/events.js";
 import { checkInvariants } from "../../db/stores/ledger-checks.js";
+import { userExists } from "../../db/stores/users.js";
 import { listWithdrawals, WITHDRAWAL_STATUSES } from "../../db/stores/withdrawals.js";
 import { replayEvent } from "../../flows/replay-event.js";
 import { approveWithdrawal, rejectWithdrawal } from "../../flows/withdrawal-admin.js";
@@ -101,6 +102,7 @@ export function adminRoutes(router: Router, deps: AppDeps): void {
   });
 
   router.get("/admin/users/:id/wallet", async (ctx) => {
+    if (!(await userExists(deps.db, ctx.params.id!))) throw httpError("not_found", "no such user");
     const rows = await getBalances(deps.db, ctx.params.id!);
     ctx.body = { user_id: ctx.params.id, balances: rows.map(presentBalance) };
   });
@@ -108,6 +110,7 @@ export function adminRoutes(router: Router, deps: AppDeps): void {
   router.get("/admin/users/:id/ledger", async (ctx) => {
     const query = ctx.query as Record<string, unknown>;
     const page = pageParams(query, ["currency"]);
+    if (!(await userExists(deps.db, ctx.params.id!))) throw httpError("not_found", "no such user");
     const cursor = page.startingAfter === undefined ? undefined : parseEntryId(page.startingAfter);
     const { data, hasMore } = await listEntries(deps.db, {
       userId: ctx.params.id!,
