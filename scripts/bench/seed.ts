@@ -24,10 +24,10 @@ export const cofferReads = (standin: Standin) =>
   standin.requests().filter((r) => r.method === "GET" && r.key !== HARNESS_API_KEY).length;
 
 /**
- * POSTs a top-up the way a client should: a 503 `stripe_rate_limited` (Coffer's Stripe budget is
- * spent) is retried after its Retry-After, so seeding at full speed stays under Stripe's limits.
+ * POSTs the way a client should: a 503 (Coffer's Stripe budget is spent, or Stripe rate limited it)
+ * is retried after its Retry-After, so seeding at full speed stays under Stripe's limits.
  */
-async function postTopUp(url: string, init: RequestInit): Promise<Response> {
+export async function postPatiently(url: string, init: RequestInit): Promise<Response> {
   for (;;) {
     const res = await fetch(url, init);
     if (res.status !== 503) return res;
@@ -78,7 +78,7 @@ export async function seedTopUps(o: {
   }));
 
   const piIds = await mapLimit(plan, SEED_CONCURRENCY, async (p) => {
-    const res = await postTopUp(`${o.webUrl}/v1/wallet/top-ups`, {
+    const res = await postPatiently(`${o.webUrl}/v1/wallet/top-ups`, {
       method: "POST",
       headers: {
         authorization: tokens.get(p.user)!,
