@@ -20,6 +20,12 @@ import { withdrawalRoutes } from "./routes/withdrawals.js";
 /** Builds the Koa app without listening, so tests and the web entry point share it. */
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
+  // errorMiddleware answers everything a handler throws; what reaches Koa's own handler is the
+  // socket's (a client gone mid-request). That is the client's doing: one info line, not the
+  // default stack trace on stderr, and nothing that looks like a failure of ours.
+  app.on("error", (err: NodeJS.ErrnoException) =>
+    deps.logger.info({ code: err.code, message: err.message }, "client connection error"),
+  );
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(securityHeaders);
   app.use(errorMiddleware);

@@ -24,6 +24,9 @@ export async function readRawBody(ctx: Context, limitBytes: number, deadlineMs?:
       settled = true;
       clearTimeout(timer);
       req.off("data", onData).off("end", onEnd).off("error", onGone).off("close", onGone);
+      // A client gone mid-body may still make the request emit an error (the parser's): it is
+      // answered already, and must not reach Koa's default handler, which prints it to stderr.
+      req.on("error", () => undefined);
       if (err) {
         // Stop reading; the connection closes after the answer rather than draining the rest.
         req.pause();
