@@ -96,6 +96,9 @@ const schema = z.object({
   // Express: Stripe collects the bank account in onboarding. Custom: Coffer links it with
   // Financial Connections and attaches it as the connected account's external account.
   CONNECT_ACCOUNT_TYPE: z.enum(["express", "custom"]).default("express"),
+  // False: a withdrawal draws only on funds Stripe has made available (SPEC → Ledger → Settling).
+  // True: on all of available, for platforms that carry the risk of paying out pending card funds.
+  WITHDRAW_UNSETTLED: bool.default(false),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9_-]+$/)

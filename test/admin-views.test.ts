@@ -49,7 +49,10 @@ describe("admin views", () => {
     });
     expect((await admin("/admin/users/adm-user/wallet")).body).toEqual({
       user_id: "adm-user",
-      balances: [{ currency: "usd", available_minor: 2_000, pending_minor: 0, held_minor: 0 }],
+      // The card funds are still pending at Stripe: all of it is settling (SPEC → Ledger → Settling).
+      balances: [
+        { currency: "usd", available_minor: 2_000, pending_minor: 0, held_minor: 0, settling_minor: 2_000 },
+      ],
     });
     const ledger = await admin("/admin/users/adm-user/ledger");
     expect(

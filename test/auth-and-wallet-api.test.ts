@@ -129,8 +129,8 @@ describe("GET /v1/wallet", () => {
     expect(changed.body).toEqual({
       user_id: user,
       balances: [
-        { currency: "jpy", available_minor: 500, pending_minor: 0, held_minor: 0 },
-        { currency: "usd", available_minor: 1_234, pending_minor: 0, held_minor: 0 },
+        { currency: "jpy", available_minor: 500, pending_minor: 0, held_minor: 0, settling_minor: 500 },
+        { currency: "usd", available_minor: 1_234, pending_minor: 0, held_minor: 0, settling_minor: 1_234 },
       ],
     });
     const etag2 = changed.headers.get("etag");
@@ -188,7 +188,7 @@ describe("GET /v1/wallet/ledger", () => {
       true,
     );
     expect((await get("/v1/wallet", B)).body.balances).toEqual([
-      { currency: "usd", available_minor: 7_777, pending_minor: 0, held_minor: 0 },
+      { currency: "usd", available_minor: 7_777, pending_minor: 0, held_minor: 0, settling_minor: 7_777 },
     ]);
   });
 

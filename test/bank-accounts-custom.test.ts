@@ -4,7 +4,13 @@ import { api, pay, topUp, wallet } from "./support/api.js";
 import { deliver } from "./support/events.js";
 import { control } from "./support/lifecycles.js";
 import { eventually, startSystem, type System } from "./support/system.js";
-import { approve, requestWithdrawal, settledAndBalanced, waitForStatus } from "./support/withdrawals.js";
+import {
+  approve,
+  requestWithdrawal,
+  settledAndBalanced,
+  settleFunds,
+  waitForStatus,
+} from "./support/withdrawals.js";
 
 /**
  * CONNECT_ACCOUNT_TYPE=custom: Coffer collects the payout bank itself with Financial Connections,
@@ -91,7 +97,7 @@ describe("Custom accounts: the linked bank is where the payout goes", () => {
       what: "payouts enabled",
     });
     await eventually(async () => (await wallet(sys.url, user)).available === 5_000, { what: "credit" });
-    await control(sys.standin).post("/balance/settle", {});
+    await settleFunds(sys); // settled at Stripe, and Coffer has read it from the stream
     const wd = await requestWithdrawal(sys, user, 1_000);
     expect(wd.status).toBe(201);
     expect((await approve(sys, wd.body.id as string)).status).toBe(200);

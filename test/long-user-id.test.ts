@@ -3,7 +3,13 @@ import { userKeyHash } from "../src/ledger/movements.js";
 import { api, pay, topUp, wallet } from "./support/api.js";
 import { control } from "./support/lifecycles.js";
 import { eventually, startSystem, type System } from "./support/system.js";
-import { approve, requestWithdrawal, settledAndBalanced, waitForStatus } from "./support/withdrawals.js";
+import {
+  approve,
+  requestWithdrawal,
+  settledAndBalanced,
+  settleFunds,
+  waitForStatus,
+} from "./support/withdrawals.js";
 
 /**
  * A user id is the JWT `sub`, opaque and as long as the issuer likes. Stripe caps idempotency keys
@@ -30,7 +36,7 @@ async function readyUser(user: string, creditMinor: number): Promise<{ accountId
     { what: "payouts enabled" },
   );
   await eventually(async () => (await wallet(sys.url, user)).available >= creditMinor, { what: "credit" });
-  await control(sys.standin).post("/balance/settle", {});
+  await settleFunds(sys); // settled at Stripe, and Coffer has read it from the stream
   return { accountId };
 }
 

@@ -1,4 +1,12 @@
+import { loadConfig } from "../../src/config.js";
 import type { Db } from "../../src/db/knex.js";
+import { withAdvisoryLock } from "../../src/db/advisory-lock.js";
+import { RECONCILIATION_LOCK } from "../../src/flows/reconcile-run.js";
+import { followBalanceStream } from "../../src/flows/reconcile-stream.js";
+import { createLogger } from "../../src/logger.js";
+import { createMetrics } from "../../src/metrics.js";
+import { producerConnection } from "../../src/queue/redis.js";
+import { budgetedStripe } from "../../src/runtime.js";
 import type { BenchEnv } from "./env.js";
 import { postAll } from "./load.js";
 import { signedRequest } from "./payloads.js";
@@ -49,6 +57,8 @@ export async function readyWallets(o: {
   const { standin, jwtSecret, webhookSecret } = o.env;
   const ctl = control(standin);
   const start = standin.eventCount();
+  // The setup's charges are created from here on (unix seconds, a little slack for clocks).
+  const setupBegan = Math.floor(Date.now() / 1000) - 5;
   const wallets = o.users.map((u) => ({ ...u, token: bearer(u.user, jwtSecret) }));
 
   const refs = await mapLimit(wallets, SETUP_CONCURRENCY, async (w) => {
@@ -87,6 +97,8 @@ export async function readyWallets(o: {
     o.waitTimeoutS * 1000,
   );
 
+  await learnSettled(o.env, o.db, setupBegan);
+
   const { rows } = await o.db.raw<{ rows: Array<{ user_id: string; available_minor: number }> }>(
     `SELECT b.user_id, b.available_minor FROM user_wallet_balances b
        JOIN stripe_connected_accounts a ON a.user_id = b.user_id AND a.payouts_enabled
@@ -99,4 +111,34 @@ export async function readyWallets(o: {
   if (ready !== wallets.length)
     throw new Error(`withdrawal setup: only ${ready}/${wallets.length} wallets are credited and enabled`);
   return wallets;
+}
+
+/**
+ * A withdrawal draws only on funds Stripe has made available (WITHDRAW_UNSETTLED=false), and
+ * Coffer learns that a line settled from the balance-transaction stream. The worker follows it
+ * only every BALANCE_STREAM_INTERVAL_MS, so the setup reads the lines since it began itself, the
+ * way a reconciliation run reads its window: the settle control's new `available_on` is stored
+ * before the clock starts.
+ */
+async function learnSettled(env: BenchEnv, db: Db, from: number): Promise<void> {
+  const config = loadConfig(env.cofferEnv);
+  const redis = producerConnection(config.REDIS_URL);
+  try {
+    const deps = {
+      config,
+      db,
+      stripe: budgetedStripe(config, redis, env.standin.url),
+      metrics: createMetrics(),
+      log: createLogger("silent"),
+    };
+    // Under the run's lock, waiting out a worker's pass: one that read the lines before the settle
+    // must not store their older available_on after this pass.
+    for (;;) {
+      const pass = await withAdvisoryLock(db, RECONCILIATION_LOCK, () => followBalanceStream(deps, { from }));
+      if (pass.acquired) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    redis.disconnect();
+  }
 }

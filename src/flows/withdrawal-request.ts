@@ -1,3 +1,4 @@
+import { lockBalances } from "../db/stores/balances.js";
 import { getConnectedAccount } from "../db/stores/connected-accounts.js";
 import { postPosting } from "../db/stores/ledger.js";
 import {
@@ -10,12 +11,14 @@ import {
 } from "../db/stores/withdrawals.js";
 import { withTransaction, type Trx } from "../db/transaction.js";
 import { holdsCurrency } from "../db/stores/reconciliation.js";
+import { unsettledCredits } from "../db/stores/settling.js";
 import { DomainError } from "../ledger/errors.js";
 import { quoteWithdrawal } from "../ledger/fees.js";
 import { withdrawalHold, withdrawalRelease } from "../ledger/movements.js";
+import { settlesAt, withdrawableAt } from "../ledger/settling.js";
 import { newId } from "../ids.js";
 import type { Currency } from "../money/currencies.js";
-import type { FlowDeps } from "./deps.js";
+import { nowOf, type FlowDeps } from "./deps.js";
 
 export interface WithdrawalRequest {
   userId: string;
@@ -64,6 +67,9 @@ export async function requestWithdrawal(deps: FlowDeps, req: WithdrawalRequest):
         `the platform holds no Stripe balance in ${req.currency}: Stripe settles it in another currency`,
       );
     }
+    if (!deps.config.WITHDRAW_UNSETTLED) {
+      await requireSettled(trx, req, quote.amountMinor, Math.floor(nowOf(deps).getTime() / 1000));
+    }
     const id = newId("wd");
     await postPosting(
       trx,
@@ -80,6 +86,37 @@ export async function requestWithdrawal(deps: FlowDeps, req: WithdrawalRequest):
       idempotency_key: req.idempotencyKey,
     });
   });
+}
+
+/**
+ * Refuses a withdrawal that would draw on funds Stripe still holds as pending. The balance
+ * row is locked first (postPosting takes the same lock again, a no-op in this transaction),
+ * so the check and the hold see one balance: concurrent requests serialize here exactly as
+ * they do on `available`. More than `available` is left to the hold's own insufficient_funds.
+ */
+async function requireSettled(
+  trx: Trx,
+  req: WithdrawalRequest,
+  amountMinor: number,
+  now: number,
+): Promise<void> {
+  const locked = await lockBalances(trx, [{ userId: req.userId, currency: req.currency }]);
+  const available = [...locked.values()][0]?.available_minor ?? 0;
+  if (amountMinor > available) return;
+  const credits = (await unsettledCredits(trx, req.userId, now, [req.currency])).get(req.currency) ?? [];
+  const withdrawable = withdrawableAt(available, credits, now);
+  if (amountMinor <= withdrawable) return;
+  const at = settlesAt(available, credits, amountMinor, now);
+  const settlesAtIso = at === null ? null : new Date(at * 1000).toISOString();
+  const when =
+    settlesAtIso === null
+      ? "Stripe has not yet reported when the newest card funds become available; try again later"
+      : `enough settles at ${settlesAtIso}`;
+  throw new DomainError(
+    "funds_not_settled",
+    `only ${withdrawable} of ${available} ${req.currency} has settled at Stripe; ${when}`,
+    { currency: req.currency, withdrawable_minor: withdrawable, settles_at: settlesAtIso },
+  );
 }
 
 /** The owner cancels while the request still waits for review. Anyone else's request is "not found". */

@@ -104,7 +104,7 @@ export const OPENAPI = {
       post: {
         ...user,
         summary:
-          "Request a withdrawal: holds the whole amount; the user receives amount − fee after admin approval",
+          "Request a withdrawal: holds the whole amount; the user receives amount − fee after admin approval. Draws only on settled funds (available − settling): beyond that, 409 `funds_not_settled` with `settles_at`",
         parameters: [idemKey],
         requestBody: moneyBody,
         responses: {
@@ -156,7 +156,8 @@ export const OPENAPI = {
     "/admin/withdrawals/{id}/approve": {
       post: {
         ...admin,
-        summary: "Approve; refused while the user's wallet is negative or a dispute of theirs is open or appealed; audited",
+        summary:
+          "Approve; refused while the user's wallet is negative or a dispute of theirs is open or appealed; audited",
         parameters: [pathId],
         responses: { "200": ok({ type: "object" }), "401": error, "403": error, "404": error, "409": error },
       },
@@ -299,6 +300,17 @@ export const OPENAPI = {
                       type: "integer",
                       description: "With `rate_limited` and `stripe_rate_limited`",
                     },
+                    settles_at: {
+                      type: ["string", "null"],
+                      format: "date-time",
+                      description:
+                        "With `funds_not_settled`: when enough of the wallet will have settled at Stripe for this amount; null while Stripe has not yet reported when its newest card funds become available",
+                    },
+                    withdrawable_minor: {
+                      type: "integer",
+                      description:
+                        "With `funds_not_settled`: what may be withdrawn now (available − settling)",
+                    },
                   },
                 },
               },
@@ -347,6 +359,12 @@ export const OPENAPI = {
                 available_minor: { type: "integer" },
                 pending_minor: { type: "integer" },
                 held_minor: { type: "integer" },
+                settling_minor: {
+                  type: "integer",
+                  minimum: 0,
+                  description:
+                    "The part of available_minor that Stripe still holds as pending (a card payment's funds before its balance transaction's available_on, or before Stripe has reported it); falls to 0 as funds settle. A withdrawal draws only on available_minor − settling_minor unless WITHDRAW_UNSETTLED=true",
+                },
               },
             },
           },

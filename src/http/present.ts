@@ -1,14 +1,15 @@
 import type { WithdrawalRow } from "../db/stores/withdrawals.js";
-import type { BalanceRow } from "../db/stores/balances.js";
+import type { WalletBalance } from "../db/stores/balances.js";
 import type { EntryRow } from "../db/stores/ledger-entries.js";
 import type { TopUpRow } from "../db/stores/top-ups.js";
 
 /** API shapes. Amounts stay integers of minor units; internal columns never leak. */
-export const presentBalance = (b: BalanceRow) => ({
+export const presentBalance = (b: WalletBalance) => ({
   currency: b.currency,
   available_minor: b.available_minor,
   pending_minor: b.pending_minor,
   held_minor: b.held_minor,
+  settling_minor: b.settling_minor,
 });
 
 export const ENTRY_ID_PREFIX = "le_";

@@ -1,5 +1,8 @@
+import { withAdvisoryLock } from "../../src/db/advisory-lock.js";
+import { RECONCILIATION_LOCK } from "../../src/flows/reconcile-run.js";
+import { followBalanceStream } from "../../src/flows/reconcile-stream.js";
 import { api, pay, topUp, wallet } from "./api.js";
-import { control } from "./lifecycles.js";
+import { control, processorDeps } from "./lifecycles.js";
 import { expectInvariants, openEventCount } from "./seed.js";
 import { eventually, type System } from "./system.js";
 import { WEBHOOK_SECRET } from "./tokens.js";
@@ -13,6 +16,7 @@ export async function readyUser(
   sys: System,
   user: string,
   creditMinor: number,
+  o: { settle?: boolean } = {},
 ): Promise<{ accountId: string }> {
   sys.standin.setWebhook(`${sys.url}/webhooks/stripe`, WEBHOOK_SECRET);
   const created = await topUp(sys.url, user, creditMinor, "usd", `fund-${user}-${creditMinor}`);
@@ -27,8 +31,39 @@ export async function readyUser(
     { what: "payouts enabled" },
   );
   await eventually(async () => (await wallet(sys.url, user)).available >= creditMinor, { what: "credit" });
-  await control(sys.standin).post("/balance/settle", {});
+  // Without settled funds a withdrawal is refused (WITHDRAW_UNSETTLED=false, the default).
+  if (o.settle !== false) await settleFunds(sys);
   return { accountId };
+}
+
+/**
+ * Makes every card payment's funds available at Stripe (the stand-in's settle control moves
+ * `available_on` to now) and lets Coffer learn it the real way: a stream pass over every line,
+ * the read a reconciliation run does, so the lines' new `available_on` is stored. The pass
+ * takes the reconciliation lock, waiting out a worker's pass, so a pass that read the lines
+ * before the settle cannot store its older `available_on` after this one.
+ */
+export async function settleFunds(sys: System): Promise<void> {
+  await control(sys.standin).post("/balance/settle", {});
+  await streamPass(sys);
+}
+
+/** One pass over the whole balance-transaction stream, as a run reads it, under the run's lock. */
+export async function streamPass(sys: System): Promise<void> {
+  const deps = processorDeps(sys);
+  await eventually(
+    async () =>
+      (await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, () => followBalanceStream(deps, { from: 0 })))
+        .acquired,
+    { intervalMs: 100, what: "a stream pass after settling" },
+  );
+}
+
+/** What of the wallet's `available` Stripe still holds as pending. */
+export async function settling(sys: System, user: string, currency = "usd"): Promise<number> {
+  const r = await api(sys.url, "GET", "/v1/wallet", { user });
+  const b = (r.body.balances as Array<Record<string, unknown>>).find((x) => x.currency === currency);
+  return Number(b?.settling_minor ?? 0);
 }
 
 export async function requestWithdrawal(

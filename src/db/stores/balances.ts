@@ -1,4 +1,6 @@
+import { settlingAt } from "../../ledger/settling.js";
 import type { Tx } from "../knex.js";
+import { unsettledCredits } from "./settling.js";
 
 export interface BalanceRow {
   user_id: string;
@@ -72,11 +74,30 @@ export async function setPending(
   );
 }
 
-export async function getBalances(trx: Tx, userId: string): Promise<BalanceRow[]> {
-  return trx("user_wallet_balances")
+/** A balance as the wallet shows it: with the part of available that Stripe still holds as pending. */
+export interface WalletBalance extends BalanceRow {
+  settling_minor: number;
+}
+
+/**
+ * The user's balances, with `settling_minor` worked out against `now` (unix seconds) at read
+ * time: funds settle by the clock alone, and the wallet's ETag (a hash of the body) changes
+ * with them.
+ */
+export async function getBalances(
+  trx: Tx,
+  userId: string,
+  now = Math.floor(Date.now() / 1000),
+): Promise<WalletBalance[]> {
+  const rows: BalanceRow[] = await trx("user_wallet_balances")
     .select("user_id", "currency", "available_minor", "pending_minor", "held_minor", "version")
     .where({ user_id: userId })
     .orderBy("currency");
+  const unsettled = rows.length === 0 ? new Map() : await unsettledCredits(trx, userId, now);
+  return rows.map((r) => ({
+    ...r,
+    settling_minor: settlingAt(r.available_minor, unsettled.get(r.currency) ?? [], now),
+  }));
 }
 
 /** Rebuilds one cached balance from its entries (legacy `recalculate_balance`); returns the corrected row. */

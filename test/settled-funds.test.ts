@@ -1,0 +1,193 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- test client: bodies are asserted field by field */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, pay, topUp, wallet } from "./support/api.js";
+import { control } from "./support/lifecycles.js";
+import { eventually, startSystem, type System } from "./support/system.js";
+import {
+  approve,
+  readyUser,
+  requestWithdrawal,
+  settledAndBalanced,
+  settleFunds,
+  settling,
+  streamPass,
+  waitForStatus,
+} from "./support/withdrawals.js";
+
+/**
+ * Settled funds (SPEC → Ledger → Settling): a withdrawal draws only on what Stripe has made
+ * available. The stand-in books each charge's line with `available_on` two days out; its settle
+ * control makes it available now, and Coffer learns either from the balance-transaction stream.
+ */
+let sys: System;
+beforeAll(async () => {
+  // The worker never follows the stream on its own here: each test decides when Coffer reads
+  // Stripe's lines (streamPass), so "not seen yet" is a state a test can hold.
+  sys = await startSystem({ workers: 1, env: { BALANCE_STREAM_INTERVAL_MS: "0" } });
+});
+afterAll(async () => sys?.stop());
+
+const TWO_DAYS_S = 2 * 86_400;
+
+/** A second paid top-up for a user who is already onboarded; waits for the credit. */
+async function topUpMore(s: System, user: string, amountMinor: number, key: string): Promise<string> {
+  const before = (await wallet(s.url, user)).available;
+  const created = await topUp(s.url, user, amountMinor, "usd", key);
+  if (created.status !== 201) throw new Error(`top-up: ${JSON.stringify(created.body)}`);
+  const pi = created.body.payment_intent_id as string;
+  await pay(s.standin.url, pi);
+  await eventually(async () => (await wallet(s.url, user)).available >= before + amountMinor, {
+    what: "credit",
+  });
+  return pi;
+}
+
+async function walletRead(s: System, user: string) {
+  const r = await api(s.url, "GET", "/v1/wallet", { user });
+  const b = (r.body.balances as any[]).find((x) => x.currency === "usd");
+  return { etag: r.headers.get("etag"), balance: b };
+}
+
+describe("a top-up withdrawn at once", () => {
+  it("is refused with funds_not_settled and settles_at, holds nothing, and succeeds once settled, paid once", async () => {
+    const { accountId } = await readyUser(sys, "fresh", 5_000, { settle: false });
+    expect(await settling(sys, "fresh")).toBe(5_000);
+    const unsettled = await walletRead(sys, "fresh");
+
+    const key = "wd-fresh-1";
+    const refused = await requestWithdrawal(sys, "fresh", 1_000, key);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe("funds_not_settled");
+    // The stream has not seen the charge's line: when it settles is not known yet.
+    expect(refused.body.error.settles_at).toBeNull();
+    expect(refused.body.error.message).toMatch(/not yet reported/);
+    expect(await wallet(sys.url, "fresh")).toMatchObject({ available: 5_000, held: 0 });
+
+    // Once the stream has seen the charge's line, the refusal says when: its available_on.
+    await streamPass(sys);
+    const dated = await requestWithdrawal(sys, "fresh", 1_000, key);
+    expect(dated.status).toBe(409);
+    const at = Date.parse(dated.body.error.settles_at as string) / 1000;
+    const now = Date.now() / 1000;
+    expect(at).toBeGreaterThan(now + TWO_DAYS_S - 600);
+    expect(at).toBeLessThan(now + TWO_DAYS_S + 60);
+    expect(dated.body.error.message).toContain(dated.body.error.settles_at);
+
+    await settleFunds(sys);
+    expect(await settling(sys, "fresh")).toBe(0);
+    // Same balances, less settling: the wallet's ETag must change with it.
+    const settled = await walletRead(sys, "fresh");
+    expect(settled.balance.available_minor).toBe(unsettled.balance.available_minor);
+    expect(settled.etag).not.toBe(unsettled.etag);
+    const accepted = await requestWithdrawal(sys, "fresh", 1_000, key);
+    expect(accepted.status).toBe(201);
+    await approve(sys, accepted.body.id as string);
+    // Transferred (its payout to the bank is Stripe's to finish): exactly one Transfer.
+    await waitForStatus(sys, "fresh", accepted.body.id as string, "processing");
+    const transfers = await control(sys.standin).stripe.transfers.list({ destination: accountId });
+    expect(transfers.data).toHaveLength(1);
+    await settledAndBalanced(sys);
+  });
+});
+
+describe("settling by time alone", () => {
+  it("falls to zero when available_on passes, with no job, and the ETag changes with it", async () => {
+    await readyUser(sys, "clock", 3_000, { settle: false });
+    await streamPass(sys);
+    const before = await walletRead(sys, "clock");
+    expect(before.balance.settling_minor).toBe(3_000);
+    // As if Stripe had moved the line's available_on to two seconds from now and the stream had
+    // stored it: only the clock moves after this.
+    const soon = Math.floor(Date.now() / 1000) + 2;
+    const { rows } = await sys.tdb.db.raw(
+      `UPDATE stripe_balance_transactions SET available_on = ?
+        WHERE id IN (SELECT balance_transaction_id FROM stripe_balance_transaction_claims c
+                       JOIN wallet_ledger_transactions t ON t.idempotency_key = c.ledger_key
+                       JOIN wallet_ledger e ON e.transaction_id = t.id AND e.user_id = 'clock'
+                      WHERE t.kind = 'payment_captured') RETURNING id`,
+      [soon],
+    );
+    expect(rows).toHaveLength(1);
+    expect((await walletRead(sys, "clock")).balance.settling_minor).toBe(3_000);
+    await eventually(async () => (await settling(sys, "clock")) === 0, { what: "settled by time" });
+    const after = await walletRead(sys, "clock");
+    expect(after.balance.available_minor).toBe(3_000);
+    expect(after.etag).not.toBe(before.etag);
+    const notModified = await api(sys.url, "GET", "/v1/wallet", {
+      user: "clock",
+      headers: { "if-none-match": before.etag! },
+    });
+    expect(notModified.status).toBe(200);
+  });
+});
+
+describe("forced debits", () => {
+  it("a refund of a settling payment reduces settling; a dispute on a settled one leaves it alone", async () => {
+    await readyUser(sys, "debits", 1_000);
+    const settledPi = await topUpMore(sys, "debits", 2_000, "debits-2");
+    await settleFunds(sys);
+    const settlingPi = await topUpMore(sys, "debits", 500, "debits-3");
+    await streamPass(sys);
+    expect(await settling(sys, "debits")).toBe(500);
+
+    const ctl = control(sys.standin);
+    await ctl.stripe.refunds.create({ payment_intent: settlingPi, amount: 300 });
+    await eventually(async () => (await wallet(sys.url, "debits")).available === 3_200, { what: "refund" });
+    expect(await settling(sys, "debits")).toBe(200);
+
+    const pi = await ctl.stripe.paymentIntents.retrieve(settledPi);
+    await ctl.post(`/charges/${pi.latest_charge as string}/dispute`, {});
+    await eventually(async () => (await wallet(sys.url, "debits")).available === 1_200, { what: "dispute" });
+    expect(await settling(sys, "debits")).toBe(200);
+
+    // Withdrawable is 1,200 − 200: one more minor unit is refused.
+    expect((await requestWithdrawal(sys, "debits", 1_001)).body.error.code).toBe("funds_not_settled");
+    expect((await requestWithdrawal(sys, "debits", 1_000)).status).toBe(201);
+  });
+});
+
+describe("a concurrent race", () => {
+  it("over settled and settling funds: exactly as many succeed as the settled funds cover", async () => {
+    await readyUser(sys, "racer", 3_000);
+    await topUpMore(sys, "racer", 5_000, "racer-2");
+    await streamPass(sys);
+    expect(await settling(sys, "racer")).toBe(5_000);
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => requestWithdrawal(sys, "racer", 500, `race-${i}`)),
+    );
+    const codes = results.map((r) => (r.status === 201 ? "ok" : (r.body.error.code as string)));
+    expect(codes.filter((c) => c === "ok")).toHaveLength(6);
+    expect(new Set(codes.filter((c) => c !== "ok"))).toEqual(new Set(["funds_not_settled"]));
+    const after = await walletRead(sys, "racer");
+    expect(after.balance).toMatchObject({ available_minor: 5_000, held_minor: 3_000, settling_minor: 5_000 });
+    expect(after.balance.available_minor - after.balance.settling_minor).toBe(0);
+  });
+});
+
+describe("the admin user view", () => {
+  it("shows settling_minor", async () => {
+    const r = await api(sys.url, "GET", "/admin/users/racer/wallet", { user: "ops", role: "admin" });
+    expect(r.status).toBe(200);
+    expect((r.body.balances as any[]).find((b) => b.currency === "usd")).toMatchObject({
+      settling_minor: 5_000,
+    });
+  });
+});
+
+describe("WITHDRAW_UNSETTLED=true", () => {
+  let old: System;
+  beforeAll(async () => {
+    old = await startSystem({ workers: 1, env: { WITHDRAW_UNSETTLED: "true" } });
+  });
+  afterAll(async () => old?.stop());
+
+  it("lets a top-up be withdrawn at once, as before, and still shows what is settling", async () => {
+    await readyUser(old, "risky", 5_000, { settle: false });
+    const accepted = await requestWithdrawal(old, "risky", 5_000);
+    expect(accepted.status).toBe(201);
+    expect(await wallet(old.url, "risky")).toMatchObject({ available: 0, held: 5_000 });
+    expect(await settling(old, "risky")).toBe(0); // clamped to what is available
+    const over = await requestWithdrawal(old, "risky", 500);
+    expect(over.body.error.code).toBe("insufficient_funds");
+  });
+});
