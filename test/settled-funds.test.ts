@@ -1,8 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- test client: bodies are asserted field by field */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, pay, topUp, wallet } from "./support/api.js";
+import { deliver } from "./support/events.js";
 import { control } from "./support/lifecycles.js";
-import { eventually, startSystem, type System } from "./support/system.js";
+import { CONNECT_WEBHOOK_SECRET, eventually, startSystem, type System } from "./support/system.js";
+import { WEBHOOK_SECRET } from "./support/tokens.js";
 import {
   approve,
   readyUser,
@@ -143,6 +145,34 @@ describe("forced debits", () => {
     // Withdrawable is 1,200 − 200: one more minor unit is refused.
     expect((await requestWithdrawal(sys, "debits", 1_001)).body.error.code).toBe("funds_not_settled");
     expect((await requestWithdrawal(sys, "debits", 1_000)).status).toBe(201);
+  });
+});
+
+describe("events in any order", () => {
+  it("the charge's line read before its credit is applied gives the same wallet", async () => {
+    await readyUser(sys, "order", 1_000);
+    // The payment's events wait while the stream reads its line: the line comes first.
+    sys.standin.setWebhook(undefined);
+    const created = await topUp(sys.url, "order", 700, "usd", "order-2");
+    const pi = created.body.payment_intent_id as string;
+    await pay(sys.standin.url, pi);
+    await streamPass(sys);
+    expect(await wallet(sys.url, "order")).toMatchObject({ available: 1_000 });
+    expect(await settling(sys, "order")).toBe(0);
+
+    sys.standin.setWebhook(`${sys.url}/webhooks/stripe`, WEBHOOK_SECRET, CONNECT_WEBHOOK_SECRET);
+    const events = sys.standin
+      .events()
+      .filter((e) => e.type === "payment_intent.succeeded" && (e.data.object as { id: string }).id === pi);
+    expect(events).toHaveLength(1);
+    for (const e of events) await deliver(sys.url, e as never);
+    await eventually(async () => (await wallet(sys.url, "order")).available === 1_700, { what: "credit" });
+    expect(await settling(sys, "order")).toBe(700);
+    const refused = await requestWithdrawal(sys, "order", 1_001);
+    expect(refused.body.error.code).toBe("funds_not_settled");
+    expect(refused.body.error.settles_at).not.toBeNull(); // the line was already seen
+    expect(refused.body.error.withdrawable_minor).toBe(1_000);
+    await settledAndBalanced(sys);
   });
 });
 
