@@ -23,6 +23,8 @@ export const OPENAPI = {
       post: {
         summary:
           "Stripe webhook endpoint: verifies the signature over the raw body, stores the event, enqueues it, answers 200",
+        description:
+          "Without a Stripe-Signature header the body is not read (400 webhook_signature_missing); the body must arrive within WEBHOOK_BODY_TIMEOUT_MS (400 body_timeout). A signature timestamp outside the tolerance, past or future, is 400 webhook_timestamp_stale. A validly signed body that cannot be stored as an event (not JSON, not an envelope, NUL or lone surrogate escapes, a fractional or out-of-range `created`, an unusable id or type, deep nesting) is kept raw, marked failed, alerted and answered 200, so Stripe does not retry it. An event id seen again with a different payload is answered 200 `duplicate: true` and changes nothing.",
         parameters: [{ name: "Stripe-Signature", in: "header", required: true, schema: { type: "string" } }],
         requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
         responses: {
@@ -270,12 +272,14 @@ export const OPENAPI = {
       bearer: {
         type: "http",
         scheme: "bearer",
-        bearerFormat: "JWT (HS256; sub, exp; role=admin for admins)",
+        bearerFormat:
+          "JWT (HS256; sub, exp; role=admin for admins). `sub` must be text Postgres can store (422 invalid_text otherwise); `exp` at most AUTH_MAX_TOKEN_LIFETIME_S away (401 otherwise)",
       },
     },
     responses: {
       Error: {
-        description: "Error",
+        description:
+          "Error. On every route: 422 invalid_text for a NUL or lone surrogate in the path, a query parameter or a JSON body; 422 query_param_repeated for a query parameter given twice; 405 method_not_allowed; 501 not_implemented.",
         headers: {
           "Retry-After": {
             description:
