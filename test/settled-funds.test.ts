@@ -176,6 +176,28 @@ describe("events in any order", () => {
   });
 });
 
+describe("a converted charge", () => {
+  it("settles by its line, found by the claim key although the line is in the settlement currency", async () => {
+    await readyUser(sys, "fx-user", 1_000);
+    sys.standin.setSettlementCurrencies(["usd"]);
+    try {
+      const created = await topUp(sys.url, "fx-user", 800, "eur", "fx-eur-1");
+      await pay(sys.standin.url, created.body.payment_intent_id as string);
+      await eventually(async () => (await wallet(sys.url, "fx-user", "eur")).available === 800, {
+        what: "eur credit",
+      });
+    } finally {
+      sys.standin.setSettlementCurrencies(undefined);
+    }
+    await streamPass(sys);
+    expect(await settling(sys, "fx-user", "eur")).toBe(800);
+    // Its only line is in usd: a match by currency would leave the eur credit settling forever.
+    await settleFunds(sys);
+    expect(await settling(sys, "fx-user", "eur")).toBe(0);
+    expect(await settling(sys, "fx-user", "usd")).toBe(0);
+  });
+});
+
 describe("a concurrent race", () => {
   it("over settled and settling funds: exactly as many succeed as the settled funds cover", async () => {
     await readyUser(sys, "racer", 3_000);
