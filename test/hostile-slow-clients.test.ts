@@ -128,3 +128,27 @@ describe("no signature, no body read", () => {
     expect(ms).toBeLessThan(700);
   });
 });
+
+describe("the connection cap", () => {
+  it("closes connections beyond HTTP_MAX_CONNECTIONS at once", async () => {
+    const capped = await startWeb({ HTTP_MAX_CONNECTIONS: "5" });
+    try {
+      const p = Number(new URL(capped.url).port);
+      const dial = () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect(p, "127.0.0.1", () => resolve(s));
+          s.on("error", reject);
+        });
+      const held = await Promise.all(Array.from({ length: 5 }, dial));
+      for (const s of held) s.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+      await new Promise((r) => setTimeout(r, 100));
+      const extra = await dial();
+      const { text, ms } = await untilClosed(extra);
+      expect(text).toBe("");
+      expect(ms).toBeLessThan(1_000);
+      for (const s of held) s.destroy();
+    } finally {
+      await capped.stop();
+    }
+  });
+});

@@ -31,7 +31,7 @@ export function mountBullBoard(app: Koa, deps: AppDeps): void {
     const header =
       ctx.get("authorization") ||
       (ctx.cookies.get(ADMIN_COOKIE) ? `Bearer ${ctx.cookies.get(ADMIN_COOKIE)}` : undefined);
-    const caller = verifyBearer(header, deps.config.AUTH_JWT_SECRET);
+    const caller = verifyBearer(header, deps.config.AUTH_JWT_SECRET, deps.config.AUTH_MAX_TOKEN_LIFETIME_S);
     if (!caller.isAdmin) throw httpError("forbidden", "admin role required");
     if (ctx.method !== "GET" && ctx.method !== "HEAD") {
       await appendAudit(deps.db, {
