@@ -58,6 +58,8 @@ export interface StandinOptions {
    * set. Undefined (the default): every currency settles as itself.
    */
   settlementCurrencies?: string[];
+  /** Seconds a charge's funds stay pending at Stripe (its `available_on`); default two days. */
+  availableAfterS?: number;
   logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
 }
 
@@ -87,6 +89,8 @@ export interface Standin {
   settleBalance(): number;
   /** As the settlementCurrencies option, from now on; undefined: every currency settles as itself. */
   setSettlementCurrencies(currencies: string[] | undefined): void;
+  /** As the availableAfterS option, for charges from now on; undefined: back to two days. */
+  setAvailableAfter(seconds: number | undefined): void;
   /** Drops the webhook delivery of events that match from now on; undefined stops dropping. */
   dropWebhooks(rule: DropRule | undefined): void;
   /** Ids of the events whose delivery was dropped, oldest first. */
@@ -107,6 +111,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       settlementCurrencies:
         opts.settlementCurrencies &&
         parseSettlementCurrencies(opts.settlementCurrencies, "settlementCurrencies"),
+      availableAfterS: opts.availableAfterS,
     },
     opts.logger ?? silent,
     { rateLimits: opts.rateLimits ?? DEFAULT_RATE_LIMITS, connectWebhookSecret: opts.connectWebhookSecret },
@@ -138,6 +143,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     expireIdempotencyKeys: () => rt.idempotency.expire(),
     settleBalance: () => rt.funds.settleAll(),
     setSettlementCurrencies: (currencies) => void setSettlementCurrencies(rt, currencies),
+    setAvailableAfter: (seconds) => void (rt.config.availableAfterS = seconds),
     dropWebhooks: (rule) => rt.drops.set(rule),
     droppedEvents: () => rt.drops.dropped(),
     redeliverEvent: (id) => redeliverEvent(rt, id),

@@ -19,6 +19,11 @@ export interface StandinConfig {
    * converted into the default (fx.ts). Undefined: every currency settles as itself.
    */
   settlementCurrencies: string[] | undefined;
+  /**
+   * How long a charge's funds stay pending: its balance transaction's available_on is created +
+   * this. Undefined: two days (CARD_AVAILABLE_AFTER_S), like Stripe's usual schedule.
+   */
+  availableAfterS?: number | undefined;
 }
 
 export interface RuntimeOptions {

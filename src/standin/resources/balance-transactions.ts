@@ -8,9 +8,11 @@ import { newId, nowSeconds } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import { allowOnly, optString } from "../params.js";
 
-// Stripe makes card funds available after a couple of days; Funds.settleDue or the settle
-// control moves them.
-const AVAILABLE_AFTER_S = 2 * 86_400;
+/**
+ * Stripe makes card funds available after a couple of days (longer for new accounts); the
+ * stand-in's `availableAfterS` option changes it. Funds.settleDue or the settle control moves them.
+ */
+export const CARD_AVAILABLE_AFTER_S = 2 * 86_400;
 
 /** Stripe's processing fee on a charge. Number is exact here: amount ≤ 99 999 999, so × bps < 2^53. */
 export function processingFee(amountMinor: number, ctx: ApiContext): number {
@@ -30,7 +32,7 @@ export interface TransactionInput {
   description: string | null;
   /** Stripe's fee, in `currency`, always described as a stripe_fee. */
   fee?: { amount: number; description: string } | undefined;
-  /** Available at once, or pending for AVAILABLE_AFTER_S like card funds. */
+  /** Available at once, or pending for the configured delay (CARD_AVAILABLE_AFTER_S) like card funds. */
   available: boolean;
 }
 
@@ -57,7 +59,9 @@ export function bookTransaction(
     id: newId("txn"),
     object: "balance_transaction",
     amount: input.amount,
-    available_on: input.available ? created : created + AVAILABLE_AFTER_S,
+    available_on: input.available
+      ? created
+      : created + (ctx.config.availableAfterS ?? CARD_AVAILABLE_AFTER_S),
     balance_type: "payments",
     created,
     currency: input.currency,
