@@ -280,6 +280,17 @@ describe("headers and edges the walk does not reach", () => {
     expect(good.headers.get("request-id")).toBe("abc_DEF-12345678");
   });
 
+  it("logs one access line per request at info, with the route template and never the raw path", async () => {
+    const res = await fetch(`${web.url}/v1/withdrawals/a%00${"y".repeat(100)}`, {
+      headers: { authorization: `Bearer ${tokenFor(USER)}` },
+    });
+    expect(res.status).toBe(422);
+    const id = res.headers.get("request-id");
+    const lines = web.lines.filter((l) => l.request_id === id && l.msg === "request");
+    expect(lines).toEqual([expect.objectContaining({ level: 30, status: 422, method: "GET" })]);
+    expect(JSON.stringify(lines)).not.toContain("yyyy");
+  });
+
   it("answers 405 with the JSON envelope and the Allow header", async () => {
     const res = await fetch(`${web.url}/v1/withdrawals`, {
       method: "DELETE",

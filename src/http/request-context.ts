@@ -4,7 +4,8 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 
 /**
- * Gives each request an id (echoed as `Request-Id`), a child logger that
+ * Gives each request an id (echoed as `Request-Id`; a client's `X-Request-Id` only when it
+ * matches a strict pattern, since it is written to logs and the audit log), a child logger that
  * carries it, one access log line and a duration metric labelled by route
  * template rather than by raw path, so ids do not explode label cardinality.
  */
@@ -28,8 +29,10 @@ export function requestContext(logger: Logger, metrics: Metrics) {
         seconds,
       );
       const line = { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) };
+      // SPEC: one access line per request at info. It names the route template, never the raw
+      // path, so a hostile path (a NUL, 10 KB) does not reach the logs.
       if (ctx.status >= 500) ctx.state.log.error(line, "request");
-      else if (logger.isLevelEnabled("debug")) ctx.state.log.debug(line, "request");
+      else ctx.state.log.info(line, "request");
     }
   };
 }
