@@ -78,6 +78,7 @@ describe("deadlines", () => {
     const { text, ms } = await closed;
     clearInterval(trickle);
     expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(text).toContain('"code":"request_timeout"');
     // The deadline (1.5 s) plus Node's once-a-second check.
     expect(ms).toBeLessThan(3_500);
   });
@@ -126,6 +127,32 @@ describe("no signature, no body read", () => {
     expect(text).toMatch(/^HTTP\/1\.1 400 /);
     expect(text).toContain('"code":"webhook_signature_missing"');
     expect(ms).toBeLessThan(700);
+  });
+});
+
+describe("what Node's parser refuses", () => {
+  it.each([
+    [
+      "a NUL in a header",
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nIdempotency-Key: a\u0000b\r\n\r\n",
+      400,
+      "bad_request",
+    ],
+    ["a malformed request line", "GET /healthz\u0000 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"],
+    [
+      "64 KB of headers",
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"y".repeat(65_536)}\r\n\r\n`,
+      431,
+      "headers_too_large",
+    ],
+  ])("answers %s with the JSON envelope (%i %s)", async (_name, raw, status, code) => {
+    const s = await open();
+    const closed = untilClosed(s);
+    s.write(raw);
+    const { text } = await closed;
+    expect(text).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(text).toContain("Content-Type: application/json");
+    expect(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4))).toMatchObject({ error: { code } });
   });
 });
 

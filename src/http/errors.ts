@@ -32,7 +32,9 @@ const STATUS: Readonly<Record<string, number>> = {
   opening_already_recorded: 409,
   currency_not_payable: 409,
   funds_not_settled: 409,
+  request_timeout: 408, // answered by the HTTP server itself (src/http/server.ts), never by a route
   body_too_large: 413,
+  headers_too_large: 431, // likewise
   unknown_field: 422,
   field_required: 422,
   invalid_text: 422, // NUL or a lone surrogate: text Postgres cannot store
