@@ -95,6 +95,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ["currency"],
       registers: r,
     }),
+    settlingFunds: new Gauge({
+      name: "coffer_settling_minor",
+      help: "Wallet funds Stripe still holds as pending (settling_minor summed over wallets), per currency",
+      labelNames: ["currency"],
+      registers: r,
+    }),
     reconciliationUnmatched: new Gauge({
       name: "coffer_reconciliation_unmatched",
       help: "Lines the last reconciliation run could not match, by the side that has them",

@@ -225,6 +225,20 @@ describe("the admin user view", () => {
   });
 });
 
+describe("the settling metric", () => {
+  it("is the sum over wallets of what each shows as settling, per currency", async () => {
+    const users = (await sys.tdb.db("users").select("id")).map((u: { id: string }) => u.id);
+    let usd = 0;
+    for (const u of users) usd += await settling(sys, u);
+    expect(usd).toBeGreaterThan(0);
+    const res = await fetch(`${sys.url}/metrics`);
+    const line = (await res.text())
+      .split("\n")
+      .find((l) => l.startsWith('coffer_settling_minor{currency="usd"}'));
+    expect(Number(line?.split(" ")[1])).toBe(usd);
+  });
+});
+
 describe("WITHDRAW_UNSETTLED=true", () => {
   let old: System;
   beforeAll(async () => {

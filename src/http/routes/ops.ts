@@ -1,5 +1,6 @@
 import type Router from "@koa/router";
 import { latestFinishedRun, runSnapshots } from "../../db/stores/reconciliation.js";
+import { settlingTotals } from "../../db/stores/settling.js";
 import type { AppDeps } from "../deps.js";
 import { OPENAPI } from "../openapi.js";
 
@@ -24,6 +25,7 @@ export function opsRoutes(router: Router, deps: AppDeps): void {
   router.get("/metrics", async (ctx) => {
     await sampleQueueDepth(deps).catch(() => undefined);
     await sampleReconciliation(deps).catch(() => undefined);
+    await sampleSettling(deps).catch(() => undefined);
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
@@ -51,6 +53,13 @@ async function sampleReconciliation(deps: AppDeps): Promise<void> {
   deps.metrics.reconciliationUnmatched.set({ side: "ledger" }, run.ledger_unmatched ?? 0);
   for (const s of await runSnapshots(deps.db, run.id))
     deps.metrics.reconciliationDifference.set({ currency: s.currency }, s.difference_minor);
+}
+
+/** Settling funds change with the clock alone, so they are read on each scrape, not kept. */
+async function sampleSettling(deps: AppDeps): Promise<void> {
+  const totals = await settlingTotals(deps.db, Math.floor(Date.now() / 1000));
+  deps.metrics.settlingFunds.reset(); // a currency with nothing settling any more drops to absent
+  for (const s of totals) deps.metrics.settlingFunds.set({ currency: s.currency }, s.settling_minor);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
