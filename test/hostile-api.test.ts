@@ -269,6 +269,10 @@ describe("every documented operation, probed with hostile input", () => {
     }
     expect(failures).toEqual([]);
     expect(await checksum()).toEqual(before);
+    const check = await fetch(`${web.url}/admin/ledger/check`, {
+      headers: { authorization: `Bearer ${tokenFor(ADMIN, { role: "admin" })}` },
+    });
+    expect(check.status).toBe(200);
   }, 120_000);
 });
 
