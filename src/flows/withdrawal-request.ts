@@ -114,7 +114,8 @@ async function requireSettled(
       : `enough settles at ${settlesAtIso}`;
   throw new DomainError(
     "funds_not_settled",
-    `only ${withdrawable} of ${available} ${req.currency} has settled at Stripe; ${when}`,
+    `${amountMinor} is more than the ${withdrawable} (minor units of ${req.currency}) that Stripe has made ` +
+      `available of this wallet's ${available}; ${when}`,
     { currency: req.currency, withdrawable_minor: withdrawable, settles_at: settlesAtIso },
   );
 }
