@@ -35,7 +35,11 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
       return "skipped";
     }
     try {
-      const event = row.payload as Stripe.Event;
+      const signed = row.payload as Stripe.Event;
+      // State mirrors order by `event.created`; a signed time ahead of when Coffer received the
+      // event cannot be true, and trusting it would freeze the mirror against every later update.
+      const receivedS = Math.floor(new Date(row.received_at).getTime() / 1000);
+      const event = signed.created > receivedS ? { ...signed, created: receivedS } : signed;
       const result = await handleCommand(deps, toCommand(event), { eventId, log });
       await finishEvent(deps.db, eventId, "processed", null);
       deps.metrics.eventLag.observe({ queue }, Math.max(0, Date.now() / 1000 - Number(row.stripe_created)));
