@@ -10,7 +10,7 @@ import { budgetedStripe } from "../../src/runtime.js";
 import type { BenchEnv } from "./env.js";
 import { postAll } from "./load.js";
 import { signedRequest } from "./payloads.js";
-import { bearer, mapLimit } from "./seed.js";
+import { bearer, mapLimit, postPatiently } from "./seed.js";
 import { standinControl as control } from "../../src/standin/client.js";
 import { waitUntilTerminal } from "./throughput.js";
 
@@ -24,7 +24,8 @@ export interface ReadyWallet {
 const SETUP_CONCURRENCY = 16;
 
 async function postJson(url: string, token: string | undefined, body: unknown, key?: string) {
-  const res = await fetch(url, {
+  // A 503 means Coffer's Stripe budget is spent for now: wait it out as a client should.
+  const res = await postPatiently(url, {
     method: "POST",
     headers: {
       "content-type": "application/json",
