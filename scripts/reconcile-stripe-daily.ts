@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { loadConfigOrExit } from "../src/config.js";
 import { createRun, finishRun } from "../src/db/stores/reconciliation.js";
 import { runReconciliation } from "../src/flows/reconcile-run.js";
+import { isDomainError } from "../src/ledger/errors.js";
 import { previousUtcDay, requestedWindow } from "../src/flows/reconcile-window.js";
 import { newId } from "../src/ids.js";
 import { closeQueues, createQueues, queueSettings } from "../src/queue/queues.js";
@@ -30,10 +31,12 @@ try {
   const run = await createRun(rt.db, { id: newId("rec"), trigger: "cli", requestedBy: "cli", ...window });
   runId = run.id;
   out(`run ${run.id}: ${window.from.toISOString()} → ${window.to.toISOString()}`);
-  const report = await runReconciliation({ ...rt, log: rt.logger, queues }, run.id, {
-    healWaitMs: config.RECONCILIATION_HEAL_WAIT_MS,
-    onPage: (p) => out(`page ${p.page}: ${p.lines} balance transactions read, ${p.booked} booked`),
-  });
+  const report = await whenFree(() =>
+    runReconciliation({ ...rt, log: rt.logger, queues }, run.id, {
+      healWaitMs: config.RECONCILIATION_HEAL_WAIT_MS,
+      onPage: (p) => out(`page ${p.page}: ${p.lines} balance transactions read, ${p.booked} booked`),
+    }),
+  );
   const r = report.run;
   out(
     `lines: stripe ${r.stripe_matched} matched, ${r.stripe_unmatched} unmatched; ` +
@@ -70,4 +73,20 @@ function date(v: string | undefined): Date | undefined {
   const d = new Date(v);
   if (Number.isNaN(d.getTime())) throw new Error(`not a timestamp: ${v}`);
   return d;
+}
+
+/**
+ * Workers follow the balance stream every minute under the same lock, and a scheduled run may
+ * hold it: wait for it (up to 10 minutes) rather than fail a cron job for being on time.
+ */
+async function whenFree<T>(run: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!isDomainError(err) || err.code !== "reconciliation_busy" || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }

@@ -55,11 +55,24 @@ async function sampleReconciliation(deps: AppDeps): Promise<void> {
     deps.metrics.reconciliationDifference.set({ currency: s.currency }, s.difference_minor);
 }
 
-/** Settling funds change with the clock alone, so they are read on each scrape, not kept. */
+/**
+ * Settling funds change with the clock alone, so they are read again, but at most once per
+ * SETTLING_SAMPLE_MS and by one scrape at a time: the query reads every card credit, and
+ * `/metrics` is unauthenticated, so concurrent scrapes must not be able to hold the pool.
+ */
+const SETTLING_SAMPLE_MS = 30_000;
+const settlingSamples = new WeakMap<AppDeps["metrics"], { at: number; running: Promise<void> | null }>();
 async function sampleSettling(deps: AppDeps): Promise<void> {
-  const totals = await settlingTotals(deps.db, Math.floor(Date.now() / 1000));
-  deps.metrics.settlingFunds.reset(); // a currency with nothing settling any more drops to absent
-  for (const s of totals) deps.metrics.settlingFunds.set({ currency: s.currency }, s.settling_minor);
+  const last = settlingSamples.get(deps.metrics) ?? { at: 0, running: null };
+  if (last.running) return last.running;
+  if (last.at > 0 && Date.now() - last.at < SETTLING_SAMPLE_MS) return;
+  const running = (async () => {
+    const totals = await settlingTotals(deps.db, Math.floor(Date.now() / 1000));
+    deps.metrics.settlingFunds.reset(); // a currency with nothing settling any more drops to absent
+    for (const s of totals) deps.metrics.settlingFunds.set({ currency: s.currency }, s.settling_minor);
+  })().finally(() => settlingSamples.set(deps.metrics, { at: Date.now(), running: null }));
+  settlingSamples.set(deps.metrics, { at: last.at, running });
+  return running;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
