@@ -4,7 +4,8 @@ import { eventStatuses, TERMINAL_STATUSES } from "../db/stores/events.js";
 import type { HealedEvent } from "../db/stores/reconciliation.js";
 import { claimObjectId } from "../ledger/claims.js";
 import type { FlowDeps } from "./deps.js";
-import { ingestEvent, type IngestDeps } from "./ingest-event.js";
+import { ingestEvent, ingestUnusable, type IngestDeps } from "./ingest-event.js";
+import { parseEvent } from "../stripe/verify.js";
 
 /**
  * The events that book each kind of claim, by the claim's movement. Withdrawal
@@ -68,8 +69,24 @@ export async function healMissing(
   // Oldest first, as Stripe would have sent them; handlers are order-free anyway.
   for (const event of found.reverse()) {
     if (known.has(event.id)) continue;
+    // The Events API's copy passes the same checks as a delivery: one Postgres cannot store is
+    // kept raw and failed with an alert, instead of failing every run that meets it.
+    const raw = JSON.stringify(event);
+    const parsed = parseEvent(Buffer.from(raw));
+    if (parsed.ok === "unusable") {
+      await ingestUnusable(deps.db, {
+        ...parsed.unusable,
+        livemode: parsed.unusable.livemode ?? event.livemode,
+        rawBody: Buffer.from(raw),
+      });
+      deps.log.error(
+        { event_id: event.id, reason: parsed.unusable.reason, alert: true },
+        "reconciliation found an event Coffer cannot store; kept raw and failed",
+      );
+      continue;
+    }
     // A duplicate means Stripe delivered it meanwhile: not a heal.
-    if ((await ingestEvent(ingest, event, JSON.stringify(event), "reconciliation")) === "duplicate") continue;
+    if ((await ingestEvent(ingest, event, raw, "reconciliation")) === "duplicate") continue;
     const objectId = (event.data.object as { id: string }).id;
     healed.push({ event_id: event.id, type: event.type, object_id: objectId, status: "enqueued" });
     deps.log.info(

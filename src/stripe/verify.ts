@@ -73,7 +73,7 @@ function signedAt(header: string): number {
  * nesting, that it is JSON, the envelope's shape, `id` and `type` as storable short
  * strings, `created` as a whole number of seconds in range, and every string storable.
  */
-function parseEvent(raw: Buffer): Verified {
+export function parseEvent(raw: Buffer): Verified {
   const text = raw.toString("utf8");
   const usable = (r: string, body?: Record<string, unknown>): Verified => ({
     ok: "unusable",
