@@ -100,8 +100,8 @@ describe("dispute statuses", () => {
       ["charge.dispute.closed", "lost", 1],
       ["charge.dispute.updated", "appeal_needs_response", 1],
       ["charge.dispute.updated", "appeal_under_review", 1],
-      ["charge.dispute.funds_reinstated", "appeal_under_review", 2],
       ["charge.dispute.closed", "won", 2],
+      ["charge.dispute.funds_reinstated", "won", 2],
     ]);
     expect(eventsOf(id)[3]?.data.previous_attributes).toEqual({ status: "lost" });
     expect((await control(`/disputes/${id}/update`, { status: "appeal_needs_response" })).status).toBe(400);

@@ -81,8 +81,8 @@ export const LIFECYCLES: Lifecycle[] = [
       "payment_intent.succeeded",
       "charge.dispute.created",
       "charge.dispute.funds_withdrawn",
-      "charge.dispute.funds_reinstated",
       "charge.dispute.closed",
+      "charge.dispute.funds_reinstated",
     ],
   },
   {
@@ -110,8 +110,8 @@ export const LIFECYCLES: Lifecycle[] = [
       "charge.dispute.created",
       "charge.dispute.funds_withdrawn",
       "charge.dispute.updated",
-      "charge.dispute.funds_reinstated",
       "charge.dispute.closed",
+      "charge.dispute.funds_reinstated",
     ],
   },
   {

@@ -118,7 +118,7 @@ export function updateDispute(ctx: ApiContext, dispute: Stripe.Dispute, status: 
 
 /**
  * The issuer decides. A won chargeback (or a won appeal of a lost one) gives the amount back (the
- * fee stays with Stripe) before the dispute shows `won`; a lost one moves nothing more. Inquiries
+ * fee stays with Stripe) as the dispute closes `won`; a lost one moves nothing more. Inquiries
  * just close.
  */
 export function closeDispute(
@@ -145,10 +145,12 @@ export function closeDispute(
         available: false,
       });
       dispute.balance_transactions.push(reinstatement);
-      ctx.emit("charge.dispute.funds_reinstated", dispute);
     }
     dispute.status = outcome;
   }
   ctx.emit("charge.dispute.closed", dispute, { status: previous });
+  // "Occurs when funds are reinstated to your account after a dispute is closed" (Stripe's event
+  // reference): so its snapshot already says `won`, as the closed event's does.
+  if (dispute.status === "won") ctx.emit("charge.dispute.funds_reinstated", dispute);
   return dispute;
 }
