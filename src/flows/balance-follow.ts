@@ -1,5 +1,5 @@
 import { withAdvisoryLock } from "../db/advisory-lock.js";
-import { cursorAgeMs } from "../db/stores/balance-transactions.js";
+import { booksBegan, cursorAgeMs } from "../db/stores/balance-transactions.js";
 import type { FlowDeps } from "./deps.js";
 import { RECONCILIATION_LOCK } from "./reconcile-run.js";
 import { followBalanceStream, type StreamResult } from "./reconcile-stream.js";
@@ -23,10 +23,12 @@ const FOLLOW_OVERLAP_S = 2;
  * less than `minGapMs` ago: every worker ticks, but the stream needs reading once.
  */
 export async function followWhenIdle(deps: FlowDeps, minGapMs: number): Promise<StreamResult | "skipped"> {
-  const locked = await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, async () =>
-    (await cursorAgeMs(deps.db)) < minGapMs
-      ? "skipped"
-      : followBalanceStream(deps, { overlapS: FOLLOW_OVERLAP_S }),
-  );
+  const locked = await withAdvisoryLock(deps.db, RECONCILIATION_LOCK, async () => {
+    if ((await cursorAgeMs(deps.db)) < minGapMs) return "skipped" as const;
+    // Before Coffer's first posting every line counts as the legacy system's (booksBegan); a pass
+    // then would file the first payments' lines as such and move the cursor past them for good.
+    if ((await booksBegan(deps.db)) === Number.MAX_SAFE_INTEGER) return "skipped" as const;
+    return followBalanceStream(deps, { overlapS: FOLLOW_OVERLAP_S });
+  });
   return locked.acquired ? locked.value : "skipped";
 }
