@@ -40,7 +40,8 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
       // event cannot be true, and trusting it would freeze the mirror against every later update.
       const receivedS = Math.floor(new Date(row.received_at).getTime() / 1000);
       const event = signed.created > receivedS ? { ...signed, created: receivedS } : signed;
-      const result = await handleCommand(deps, toCommand(event), { eventId, log });
+      const receivedAtMs = new Date(row.received_at).getTime();
+      const result = await handleCommand(deps, toCommand(event), { eventId, log, receivedAtMs });
       await finishEvent(deps.db, eventId, "processed", null);
       deps.metrics.eventLag.observe({ queue }, Math.max(0, Date.now() / 1000 - Number(row.stripe_created)));
       log.info(done("processed", { result, attempts: row.attempts }), "job done");
@@ -60,6 +61,13 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
           (performance.now() - started) / 1000,
         );
         log.info({ reason: limited.reason, retry_at: retryAt }, "job delayed: Stripe rate limit");
+        throw await delayJob(job, token, delayMs);
+      }
+      if (isDomainError(err) && err.code === "awaiting_sibling_events" && token !== undefined) {
+        // Not a failure: the event waits for its siblings' events, spending no attempt.
+        const delayMs = Number(err.details.retry_after_ms ?? 3_000);
+        await releaseForDelay(deps.db, eventId, err.message);
+        log.info({ retry_in_ms: delayMs }, "job delayed: waiting for sibling events");
         throw await delayJob(job, token, delayMs);
       }
       const kind = failureKind(err);

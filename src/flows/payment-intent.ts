@@ -22,6 +22,8 @@ import { settlementPath } from "./settlement.js";
 export interface EventCtx {
   eventId: string;
   log: FlowDeps["log"];
+  /** When Coffer received the event; absent where no job runs it (processor-level callers). */
+  receivedAtMs?: number;
 }
 
 export type SyncOutcome =

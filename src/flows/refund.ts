@@ -37,6 +37,9 @@ const isRelease = (refund: RefundView, payment: TopUpRow, stored: string | undef
   payment.status === "succeeded" &&
   refund.amount <= payment.amount_minor - payment.amount_received_minor;
 
+const SIBLING_GRACE_MS = 20_000;
+const SIBLING_RETRY_MS = 3_000;
+
 /** `refund.*` and `charge.refund.updated`: the event's snapshot of the refund is applied as it is. */
 export async function syncRefund(deps: FlowDeps, refund: RefundView, ev: EventCtx): Promise<RefundOutcome> {
   return applyRefund(deps, refund, ev);
@@ -56,6 +59,17 @@ export async function syncChargeRefunds(deps: FlowDeps, charge: ChargeView, ev: 
   // A partial capture releases the rest, which Stripe counts in `amount_refunded` with no refund object.
   const released = charge.captured ? charge.amount - charge.amountCaptured : 0;
   if ((await activeRefundedMinor(deps.db, piId)) === charge.amountRefunded - released) return "refunds_known";
+  // Each refund has its own `refund.*` event, sent beside this one and carrying all it needs.
+  // Wait briefly for it instead of listing the charge's refunds (a Stripe read per refund
+  // otherwise, whenever this event wins the race); after the grace, ask Stripe.
+  if (ev.receivedAtMs !== undefined && Date.now() - ev.receivedAtMs < SIBLING_GRACE_MS) {
+    throw new DomainError(
+      "awaiting_sibling_events",
+      `charge ${charge.id} shows refunds Coffer has not seen yet; waiting for their own events`,
+      { retry_after_ms: SIBLING_RETRY_MS },
+      false,
+    );
+  }
   const refunds: RefundView[] = [];
   for await (const r of deps.stripe.refunds.list({ charge: charge.id, limit: 100 }))
     refunds.push(refundView(r));
