@@ -86,26 +86,11 @@ export function bookRefund(ctx: ApiContext, charge: Stripe.Charge, refund: Strip
  * events, after the capture's.
  */
 export function releaseUncaptured(ctx: ApiContext, charge: Stripe.Charge, amount: number): Stripe.Refund {
-  const refund: Stripe.Refund = {
-    id: newId("re"),
-    object: "refund",
+  const refund = newRefund(charge, {
     amount,
-    balance_transaction: null,
-    charge: charge.id,
-    created: nowSeconds(),
-    currency: charge.currency,
-    customer: charge.customer,
-    customer_account: null,
-    destination_details: { card: { type: "reversal" }, type: "card" },
-    metadata: {},
-    payment_intent: charge.payment_intent,
-    payment_method: charge.payment_method,
-    reason: null,
-    receipt_number: null,
-    source_transfer_reversal: null,
     status: "succeeded",
-    transfer_reversal: null,
-  };
+    destination: { card: { type: "reversal" }, type: "card" },
+  });
   ctx.store.insert(ctx.scope, "refund", refund);
   charge.amount_refunded += amount;
   syncCharge(ctx, charge);
@@ -159,4 +144,38 @@ export function settleRefund(
   ctx.emit("refund.updated", refund, { status: previous });
   ctx.emit("charge.refund.updated", refund, { status: previous });
   return refund;
+}
+
+/** A refund of `charge` as Stripe shows it when created; booking it is the caller's. */
+export function newRefund(
+  charge: Stripe.Charge,
+  o: {
+    amount: number;
+    status: Stripe.Refund["status"];
+    destination: Stripe.Refund["destination_details"];
+    metadata?: Stripe.Metadata;
+    reason?: Stripe.Refund["reason"];
+  },
+): Stripe.Refund {
+  return {
+    // Stripe's prefix for refunds of `py_` payments (bank debits, destination payments) is `pyr_`.
+    id: newId(charge.id.startsWith("py_") ? "pyr" : "re"),
+    object: "refund",
+    amount: o.amount,
+    balance_transaction: null,
+    charge: charge.id,
+    created: nowSeconds(),
+    currency: charge.currency,
+    customer: charge.customer,
+    customer_account: null,
+    destination_details: o.destination,
+    metadata: o.metadata ?? {},
+    payment_intent: charge.payment_intent,
+    payment_method: charge.payment_method,
+    reason: o.reason ?? null,
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status: o.status,
+    transfer_reversal: null,
+  };
 }

@@ -3,12 +3,11 @@ import type { ApiContext, Route } from "../context.js";
 import { pathParam } from "../context.js";
 import { formatMinor, parseCurrency } from "../currencies.js";
 import { invalidRequest, paramError } from "../errors.js";
-import { newId, nowSeconds } from "../ids.js";
 import { LIST_PARAMS, paginate, rangeFilter } from "../list.js";
 import * as p from "../params.js";
 import { disputeOfCharge, isInquiry } from "./disputes.js";
 import { isBankDebit, refundDestination } from "./bank-debit-flow.js";
-import { bookRefund, settleRefund } from "./refund-flow.js";
+import { bookRefund, newRefund, settleRefund } from "./refund-flow.js";
 
 declare module "../state.js" {
   interface ObjectTypes {
@@ -114,27 +113,13 @@ function create(ctx: ApiContext): object {
   const charge = targetCharge(ctx);
   const status = startStatus(metadata, charge);
   const amount = refundableAmount(ctx, charge);
-  const refund: Stripe.Refund = {
-    // Stripe's prefix for refunds of `py_` payments (bank debits, destination payments) is `pyr_`.
-    id: newId(charge.id.startsWith("py_") ? "pyr" : "re"),
-    object: "refund",
+  const refund = newRefund(charge, {
     amount,
-    balance_transaction: null,
-    charge: charge.id,
-    created: nowSeconds(),
-    currency: charge.currency,
-    customer: charge.customer,
-    customer_account: null,
-    destination_details: refundDestination(charge),
-    metadata,
-    payment_intent: charge.payment_intent,
-    payment_method: charge.payment_method,
-    reason: reason ?? null,
-    receipt_number: null,
-    source_transfer_reversal: null,
     status,
-    transfer_reversal: null,
-  };
+    destination: refundDestination(charge),
+    metadata,
+    reason: reason ?? null,
+  });
   bookRefund(ctx, charge, refund);
   return refund;
 }
