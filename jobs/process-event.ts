@@ -47,28 +47,16 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
       log.info(done("processed", { result, attempts: row.attempts }), "job done");
       return result;
     } catch (err) {
-      const limited = stripeRateLimit(err);
-      if (limited && token !== undefined) {
-        const delayMs = rateLimitDelayMs(job, limited);
-        const retryAt = new Date(Date.now() + delayMs).toISOString();
-        await releaseForDelay(
-          deps.db,
-          eventId,
-          `rate limited by Stripe (${limited.reason}), retrying at ${retryAt}`,
-        );
-        deps.metrics.jobDuration.observe(
-          { queue, outcome: "rate_limited" },
-          (performance.now() - started) / 1000,
-        );
-        log.info({ reason: limited.reason, retry_at: retryAt }, "job delayed: Stripe rate limit");
-        throw await delayJob(job, token, delayMs);
-      }
-      if (isDomainError(err) && err.code === "awaiting_sibling_events" && token !== undefined) {
-        // Not a failure: the event waits for its siblings' events, spending no attempt.
-        const delayMs = Number(err.details.retry_after_ms ?? 3_000);
-        await releaseForDelay(deps.db, eventId, err.message);
-        log.info({ retry_in_ms: delayMs }, "job delayed: waiting for sibling events");
-        throw await delayJob(job, token, delayMs);
+      const wait = waitWithoutAttempt(job, err);
+      if (wait && token !== undefined) {
+        await releaseForDelay(deps.db, eventId, wait.lastError);
+        if (wait.rateLimited)
+          deps.metrics.jobDuration.observe(
+            { queue, outcome: "rate_limited" },
+            (performance.now() - started) / 1000,
+          );
+        log.info(wait.fields, wait.msg);
+        throw await delayJob(job, token, wait.delayMs);
       }
       const kind = failureKind(err);
       const message = err instanceof Error ? err.message : String(err);
@@ -87,6 +75,40 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
       throw err;
     }
   };
+}
+
+/**
+ * Errors that are not failures: Stripe's rate limit (or our budget for it), and a
+ * `charge.refunded` waiting for its refunds' own events. The job is delayed and
+ * the row gives its attempt back.
+ */
+function waitWithoutAttempt(
+  job: Job,
+  err: unknown,
+): { delayMs: number; lastError: string; rateLimited: boolean; fields: object; msg: string } | null {
+  const limited = stripeRateLimit(err);
+  if (limited) {
+    const delayMs = rateLimitDelayMs(job, limited);
+    const retryAt = new Date(Date.now() + delayMs).toISOString();
+    return {
+      delayMs,
+      lastError: `rate limited by Stripe (${limited.reason}), retrying at ${retryAt}`,
+      rateLimited: true,
+      fields: { reason: limited.reason, retry_at: retryAt },
+      msg: "job delayed: Stripe rate limit",
+    };
+  }
+  if (isDomainError(err) && err.code === "awaiting_sibling_events") {
+    const delayMs = Number(err.details.retry_after_ms ?? 3_000);
+    return {
+      delayMs,
+      lastError: err.message,
+      rateLimited: false,
+      fields: { retry_in_ms: delayMs },
+      msg: "job delayed: waiting for sibling events",
+    };
+  }
+  return null;
 }
 
 /** Terminal errors cannot heal by retrying: bad data, missing objects, our own refusals. */
