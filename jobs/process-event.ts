@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type Stripe from "stripe";
 import { finishEvent, noteRetry, releaseForDelay, startProcessing } from "../src/db/stores/events.js";
+import type { Trx } from "../src/db/transaction.js";
 import type { FlowDeps } from "../src/flows/deps.js";
 import { isDomainError } from "../src/ledger/errors.js";
 import type { EventJob, QueueName } from "../src/queue/names.js";
@@ -19,13 +20,17 @@ import { delayJob, rateLimitDelayMs } from "./delay.js";
  * on some paths), and each job ends with exactly one outcome line.
  */
 export function eventProcessor(deps: FlowDeps, queue: QueueName) {
+  // The happy path's metric children, looked up once rather than by label object on every job.
+  const processedDuration = deps.metrics.jobDuration.labels({ queue, outcome: "processed" });
+  const eventLag = deps.metrics.eventLag.labels({ queue });
   return async (job: Job<EventJob>, token?: string): Promise<string> => {
     const eventId = job.data.eventId;
     const log = deps.log.child({ event_id: eventId, job_id: job.id, queue });
     const started = performance.now();
     const done = (outcome: string, extra: object = {}) => {
       const ms = Math.round(performance.now() - started);
-      deps.metrics.jobDuration.observe({ queue, outcome }, ms / 1000);
+      if (outcome === "processed") processedDuration.observe(ms / 1000);
+      else deps.metrics.jobDuration.observe({ queue, outcome }, ms / 1000);
       return { ms, outcome, ...extra };
     };
 
@@ -41,9 +46,16 @@ export function eventProcessor(deps: FlowDeps, queue: QueueName) {
       const receivedS = Math.floor(new Date(row.received_at).getTime() / 1000);
       const event = signed.created > receivedS ? { ...signed, created: receivedS } : signed;
       const receivedAtMs = new Date(row.received_at).getTime();
-      const result = await handleCommand(deps, toCommand(event), { eventId, log, receivedAtMs });
-      await finishEvent(deps.db, eventId, "processed", null);
-      deps.metrics.eventLag.observe({ queue }, Math.max(0, Date.now() / 1000 - Number(row.stripe_created)));
+      // A credit marks its event processed in its own transaction (group commit); the flag is set
+      // only once that transaction has committed, so a rolled-back attempt never counts.
+      let finished = false;
+      const finish = async (trx: Trx) => {
+        await finishEvent(trx, eventId, "processed", null);
+        trx.afterCommit(() => void (finished = true));
+      };
+      const result = await handleCommand(deps, toCommand(event), { eventId, log, receivedAtMs, finish });
+      if (!finished) await finishEvent(deps.db, eventId, "processed", null);
+      eventLag.observe(Math.max(0, Date.now() / 1000 - Number(row.stripe_created)));
       log.info(done("processed", { result, attempts: row.attempts }), "job done");
       return result;
     } catch (err) {

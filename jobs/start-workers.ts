@@ -1,8 +1,15 @@
 import { Worker, type Job } from "bullmq";
-import type { Redis } from "ioredis";
-import { registerReconciliationScheduler } from "../src/queue/enqueue.js";
+import type { RedisConnection } from "../src/queue/redis.js";
+import { GroupCommit } from "../src/db/group-commit.js";
+import {
+  enqueuePlansSyncAtStart,
+  registerPlansSyncScheduler,
+  registerReconciliationScheduler,
+} from "../src/queue/enqueue.js";
 import {
   EXECUTE_WITHDRAWAL,
+  PLANS_SYNC,
+  type PlansSyncJob,
   RECONCILE_RUN,
   RECONCILE_SCHEDULED,
   type EventJob,
@@ -11,11 +18,12 @@ import {
   type WithdrawalJob,
 } from "../src/queue/names.js";
 import { closeQueues, createQueues, queueSettings } from "../src/queue/queues.js";
-import { workerConnection } from "../src/queue/redis.js";
+import { masters, workerConnection } from "../src/queue/redis.js";
 import type { Runtime } from "../src/runtime.js";
 import { serveWorkerMetrics } from "./metrics-server.js";
 import { eventProcessor } from "./process-event.js";
 import { reconciliationProcessor } from "./process-reconciliation.js";
+import { plansSyncProcessor } from "./process-plans-sync.js";
 import { withdrawalProcessor } from "./process-withdrawal.js";
 import { startSweeper } from "./sweeper.js";
 import { startBalanceFollower } from "./balance-follower.js";
@@ -27,13 +35,22 @@ import { startBalanceFollower } from "./balance-follower.js";
  */
 export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<void> }> {
   const { config, logger } = rt;
-  const connection = workerConnection(config.REDIS_URL);
+  const connection = workerConnection(config);
   connection.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   // The runtime's producer connection, which the Stripe budget counts on too.
   const producer = rt.redis;
   connection.on("ready", () => void checkRedisPolicy(connection, logger));
 
   const queues = createQueues(producer, queueSettings(config));
+  // One group commit per process: the credits of all its jobs in flight share transactions.
+  const groupCommit =
+    config.GROUP_COMMIT_MAX_BATCH > 1
+      ? new GroupCommit(rt.db, {
+          windowMs: config.GROUP_COMMIT_WINDOW_MS,
+          maxBatch: config.GROUP_COMMIT_MAX_BATCH,
+          log: logger,
+        })
+      : undefined;
   const deps = {
     config,
     db: rt.db,
@@ -41,9 +58,11 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     metrics: rt.metrics,
     log: logger,
     ...(rt.now && { now: rt.now }),
+    ...(groupCommit && { groupCommit }),
   };
   const executeWithdrawal = withdrawalProcessor(deps);
   const reconcile = reconciliationProcessor({ ...deps, queues });
+  const syncPlans = plansSyncProcessor(deps);
   const workers = config.WORKER_QUEUES.map((name) => {
     const onEvent = eventProcessor(deps, name);
     // Each queue carries its Stripe events; `withdrawals` also carries the payout jobs that approvals
@@ -53,6 +72,7 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
       if (job.name === EXECUTE_WITHDRAWAL) return executeWithdrawal(job as Job<WithdrawalJob>, token);
       if (job.name === RECONCILE_RUN || job.name === RECONCILE_SCHEDULED)
         return reconcile(job as Job<ReconcileJob>, token);
+      if (job.name === PLANS_SYNC) return syncPlans(job as Job<PlansSyncJob>, token);
       return onEvent(job as Job<EventJob>, token);
     };
     const w = new Worker<JobData>(name, processor, {
@@ -88,6 +108,23 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
     again.unref();
     stopTimers.push(() => clearInterval(again));
   }
+  if (config.WORKER_QUEUES.includes("maintenance")) {
+    // The plans sync's scheduler, kept registered the same way; and one sync now, as the worker starts.
+    const register = () =>
+      registerPlansSyncScheduler(queues, config.PLANS_SYNC_CRON).then(
+        () => logger.debug({ cron: config.PLANS_SYNC_CRON }, "plans sync scheduler registered"),
+        (err: unknown) =>
+          logger.warn({ err }, "could not register the plans sync scheduler; retried on reconnect"),
+      );
+    producer.on("ready", () => void register());
+    const again = setInterval(() => void register(), SCHEDULER_REFRESH_MS);
+    again.unref();
+    stopTimers.push(() => clearInterval(again));
+    void register();
+    await enqueuePlansSyncAtStart(queues).catch((err: unknown) =>
+      logger.warn({ err }, "could not enqueue the start-up plans sync; the scheduler runs it later"),
+    );
+  }
   const stopSweeper = startSweeper(
     { db: rt.db, queues, log: logger, metrics: rt.metrics },
     { intervalMs: config.SWEEP_INTERVAL_MS, afterMs: config.SWEEP_AFTER_MS },
@@ -103,6 +140,7 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
       await stopSweeper();
       await stopFollower();
       await Promise.all(workers.map((w) => w.close()));
+      await groupCommit?.close();
       await closeQueues(queues);
       connection.disconnect();
       producer.disconnect();
@@ -113,14 +151,19 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
 
 const SCHEDULER_REFRESH_MS = 5 * 60_000;
 
-/** BullMQ needs Redis to keep every key; any eviction policy can silently drop jobs. */
-async function checkRedisPolicy(redis: Redis, logger: Runtime["logger"]): Promise<void> {
-  try {
-    const reply = (await redis.config("GET", "maxmemory-policy")) as string[];
-    const policy = reply[1];
-    if (policy !== "noeviction")
-      logger.warn({ policy }, "Redis maxmemory-policy is not noeviction: jobs may be evicted");
-  } catch (err) {
-    logger.warn({ err }, "could not read Redis maxmemory-policy");
+/** BullMQ needs Redis to keep every key; any eviction policy can silently drop jobs. On a cluster, on every master. */
+async function checkRedisPolicy(redis: RedisConnection, logger: Runtime["logger"]): Promise<void> {
+  for (const node of masters(redis)) {
+    try {
+      const reply = (await node.config("GET", "maxmemory-policy")) as string[];
+      const policy = reply[1];
+      if (policy !== "noeviction")
+        logger.warn(
+          { policy, node: `${node.options.host}:${node.options.port}` },
+          "Redis maxmemory-policy is not noeviction: jobs may be evicted",
+        );
+    } catch (err) {
+      logger.warn({ err }, "could not read Redis maxmemory-policy");
+    }
   }
 }

@@ -3,187 +3,260 @@ import os from "node:os";
 import { loadConfig } from "../src/config.js";
 import { createDb } from "../src/db/knex.js";
 import { httpOk, printed, spawnChild, waitFor, type Child } from "./bench/children.js";
-import { Cleanup, createBenchEnv, freePort, inheritedEnv, type BenchEnv } from "./bench/env.js";
-import { FORCED_WALLETS, runForcedPhase, type ForcedResult } from "./bench/forced-phase.js";
-import { runIngestion } from "./bench/ingestion.js";
+import { deliverCredits, seedCredits, type CreditRun } from "./bench/credits.js";
+import { Cleanup, createBenchEnv, freePort, inheritedEnv } from "./bench/env.js";
+import { runTimed, type LoadResult } from "./bench/load.js";
+import { PayloadPool } from "./bench/payloads.js";
 import { benchQueues } from "./bench/queues.js";
-import * as extra from "./bench/report-extra.js";
-import * as report from "./bench/report.js";
-import { settings } from "./bench/settings.js";
-import type { ThroughputResult } from "./bench/throughput.js";
-import { runWithdrawalPhase, type WithdrawalRun } from "./bench/withdrawal-phase.js";
-import { runWorkerPhase } from "./bench/worker-phase.js";
+import { hasPgbench, rawPostingsPerS } from "./bench/raw-sql.js";
+import { f0, f2, table } from "./bench/report.js";
 
 /**
- * `npm run bench`: how much Coffer's web process costs on the webhook path
- * compared with a bare Koa endpoint doing the same persistence, how fast the
- * worker turns webhooks into balances (top-ups, then refunds and disputes),
- * and how fast the web takes withdrawal requests. A report, not a test: it
- * exits 0 whatever the numbers are, and 1 only if the bench itself could not
- * run. Progress goes to stderr; the tables go to stdout; the JSON goes to a
- * file. The knobs are listed in scripts/bench/settings.ts.
+ * `npm run bench`: Coffer beside its baselines, measured in the same run on the same machine,
+ * as ratios (issue 9's targets in brackets). A report, never a test: it exits 0 whatever the
+ * figures are, 1 only if it could not run. BENCH_QUICK=1 is a run of about a minute.
+ * - Ingestion: POST /webhooks/stripe on Coffer's web against the bare path
+ *   (scripts/bench/bare-server.ts), closed loop, at 10 and 50 connections.
+ * - Postings: webhook to balance, one worker, 100 wallets and one hot wallet, against the raw
+ *   posting transaction under pgbench with as many clients as the worker has job slots.
+ * - Latency: an open loop at BENCH_RATE (200) events/s, webhook to visible balance.
+ * - Worker CPU per credited event, Stripe reads per event, peak RSS of web and worker.
+ * Knobs: BENCH_SECONDS per ingestion cell, BENCH_ROUNDS, BENCH_EVENTS, BENCH_RATE,
+ * BENCH_LATENCY_SECONDS, BENCH_JSON (where the JSON goes).
  */
-const loadAverage = () =>
-  os
-    .loadavg()
-    .map((n) => n.toFixed(2))
-    .join(" ");
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const out = (text: string) => process.stdout.write(`${text}\n`);
+const quick = process.env.BENCH_QUICK === "1";
+const num = (name: string, full: number, short: number) =>
+  Number(process.env[name] ?? (quick ? short : full));
+const s = {
+  cellS: num("BENCH_SECONDS", 8, 3),
+  rounds: num("BENCH_ROUNDS", 2, 1),
+  events: num("BENCH_EVENTS", 4000, 1000),
+  rate: num("BENCH_RATE", 200, 200),
+  latencyS: num("BENCH_LATENCY_SECONDS", 30, 10),
+  rawS: quick ? 5 : 10,
+};
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 const cleanup = new Cleanup();
 
-function startChild(name: string, entry: string, env: Record<string, string>): Child {
-  const child = spawnChild(name, entry, env);
-  cleanup.add(`stop ${name}`, () => child.stop());
-  return child;
-}
-
-async function startServers(env: BenchEnv) {
-  const [webPort, basePort] = [await freePort(), await freePort()];
+async function main() {
+  const load0 = os.loadavg();
+  const env = await createBenchEnv(cleanup, {});
+  const config = loadConfig(env.cofferEnv);
+  const slots = config.WORKER_CONCURRENCY;
+  const db = createDb(env.databaseUrl, { poolMax: 4 });
+  cleanup.add("db pool", () => db.destroy());
+  const queues = benchQueues(env.redisUrl, env.cofferPrefix, env.baselinePrefix);
+  cleanup.add("queues", () => queues.close());
+  const start = (name: string, entry: string, e: Record<string, string>) => {
+    const c: Child = spawnChild(name, entry, e);
+    cleanup.add(name, () => c.stop());
+    return c;
+  };
+  const [webPort, barePort] = [await freePort(), await freePort()];
   const webUrl = `http://127.0.0.1:${webPort}`;
-  const baseUrl = `http://127.0.0.1:${basePort}`;
-  const web = startChild("web", "src/web.ts", { ...env.cofferEnv, PORT: String(webPort) });
-  const baseline = startChild("baseline", "scripts/bench/baseline-server.ts", {
+  const bareUrl = `http://127.0.0.1:${barePort}`;
+  const web = start("web", "src/web.ts", { ...env.cofferEnv, PORT: String(webPort) });
+  const bare = start("bare", "scripts/bench/bare-server.ts", {
     ...inheritedEnv(),
     DATABASE_URL: env.databaseUrl,
     REDIS_URL: env.redisUrl,
-    PORT: String(basePort),
+    PORT: String(barePort),
     STRIPE_WEBHOOK_SECRET: env.webhookSecret,
     QUEUE_PREFIX: env.baselinePrefix,
   });
-  await waitFor(web, "Coffer web /readyz", () => httpOk(`${webUrl}/readyz`));
-  await waitFor(baseline, "baseline server", printed(baseline, /baseline ready/));
-  return { web, webUrl, baseline, baseUrl };
-}
+  await waitFor(web, "web", () => httpOk(`${webUrl}/readyz`));
+  await waitFor(bare, "bare path", printed(bare, /bare ready/));
 
-async function main(): Promise<void> {
-  const startedAt = new Date().toISOString();
-  const loadAtStart = loadAverage();
-  const env = await createBenchEnv(cleanup, { workerConcurrency: settings.workerConcurrency });
-  const workerConcurrency = loadConfig(env.cofferEnv).WORKER_CONCURRENCY;
-  log(`database ${env.dbName}, queue prefixes ${env.cofferPrefix} / ${env.baselinePrefix}`);
-  const queues = benchQueues(env.redisUrl, env.cofferPrefix, env.baselinePrefix);
-  cleanup.add("obliterate bench queues", () => queues.close());
-  const db = createDb(env.databaseUrl, { poolMax: 4 });
-  cleanup.add("close bench db pool", () => db.destroy());
-
-  // Ingested rows stay `enqueued` and their jobs stay queued (no worker runs yet). Wiping both
-  // gives each cell the same starting state, and keeps a worker's sweeper from replaying them
-  // later. The CHECKPOINT (superuser only, hence optional) puts every cell at the same point of
-  // the WAL cycle, so a checkpoint's burst of writes does not land inside one server's window.
-  const reset = async () => {
-    await queues.obliterateAll();
-    await db.raw("TRUNCATE stripe_webhook_events");
-    await db.raw("CHECKPOINT").catch(() => undefined);
-  };
-
-  const servers = await startServers(env);
-  log(
-    `phase 1: ingestion, ${settings.rounds} round(s) of ${settings.warmupS}+${settings.measureS} s per cell`,
-  );
-  const ingestion = await runIngestion(
-    {
-      baseline: { url: servers.baseUrl, cpuMs: () => servers.baseline.cpuMs() },
-      coffer: { url: servers.webUrl, cpuMs: () => servers.web.cpuMs() },
+  log(`ingestion: ${s.rounds} round(s) of ${s.cellS} s per cell`);
+  const ingestion = await runIngestion({
+    web,
+    webUrl,
+    bare,
+    bareUrl,
+    secret: env.webhookSecret,
+    reset: async () => {
+      await queues.obliterateAll();
+      await db.raw("TRUNCATE stripe_webhook_events, bench_bare_events");
     },
-    env.webhookSecret,
-    settings,
-    reset,
-    log,
-  );
-  await servers.baseline.stop();
-  await reset();
+  });
+  await bare.stop();
 
-  // Phases 3 and 4 reuse phase 2's worker, already warm; phase 4 stops it once its setup is applied.
-  let worker: Child | undefined;
-  const throughput = await runWorkerPhase({
-    env,
+  const rawAt = async (wallets: number) =>
+    (await hasPgbench())
+      ? rawPostingsPerS({ databaseUrl: env.databaseUrl, clients: slots, wallets, seconds: s.rawS })
+      : Number.NaN;
+  log(`raw SQL postings, ${slots} clients`);
+  const raw = { many: await rawAt(100), hot: await rawAt(1) };
+
+  log(`seeding ${s.events} + ${s.events / 2} + ${s.rate * s.latencyS} top-ups`);
+  const seed = (label: string, events: number, wallets: number) =>
+    seedCredits({ db, config, standin: env.standin, label, events, wallets });
+  const warm = await seed("warm", 300, 10);
+  const many = await seed("many", s.events, 100);
+  const hot = await seed("hot", s.events / 2, 1);
+  const open = await seed("open", s.rate * s.latencyS, 100);
+  const worker = start("worker", "jobs/worker.ts", env.cofferEnv);
+  await waitFor(worker, "worker", async () => (await queues.paymentsWorkers()) > 0);
+  const common = {
     db,
-    webUrl: servers.webUrl,
-    queues,
-    startWorker: () => (worker = startChild("worker", "jobs/worker.ts", env.cofferEnv)),
-    settings,
-    workerConcurrency,
-    log,
-  });
-  const common = { env, db, webUrl: servers.webUrl, settings, log };
-  const forced = await runForcedPhase({ ...common, workerCpuMs: () => worker?.cpuMs() ?? Number.NaN });
-  const withdrawals = await runWithdrawalPhase({
-    ...common,
-    stopWorker: async () => worker?.stop(),
-    webCpuMs: () => servers.web.cpuMs(),
-  });
-
-  printReport({ startedAt, loadAtStart, workerConcurrency, ingestion, throughput, forced, withdrawals });
+    webUrl,
+    secret: env.webhookSecret,
+    standin: env.standin,
+    workers: [worker],
+    timeoutS: 600,
+  };
+  await deliverCredits({ ...common, seeded: warm, connections: 50 });
+  const credits: CreditRun[] = [];
+  for (const seeded of [many, hot]) {
+    log(`webhook to balance: ${seeded.events.length} events over ${seeded.expectedByUser.size} wallet(s)`);
+    credits.push(await deliverCredits({ ...common, seeded, connections: 50 }));
+  }
+  log(`open loop at ${s.rate} events/s for ${s.latencyS} s`);
+  const latency = await deliverCredits({ ...common, seeded: open, connections: 50, rps: s.rate });
+  const rss = { web: web.peakRssMb(), worker: worker.peakRssMb() };
+  report({ load0, slots, ingestion, raw, credits, latency, rss });
 }
 
-function printReport(r: {
-  startedAt: string;
-  loadAtStart: string;
-  workerConcurrency: number;
-  ingestion: Awaited<ReturnType<typeof runIngestion>>;
-  throughput: ThroughputResult[];
-  forced: ForcedResult;
-  withdrawals: WithdrawalRun[];
-}): void {
-  const cpus = `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}`;
-  out("");
-  out(`Coffer bench, ${r.startedAt}, node ${process.version}, ${cpus}`);
-  // Load average is the cheapest hint that something else shared the machine during the run.
-  out(`load average at start ${r.loadAtStart}, at end ${loadAverage()}`);
-  out("");
-  out(
-    `Webhook ingestion, POST /webhooks/stripe, every run (${settings.warmupS} s warm-up + ${settings.measureS} s)`,
-  );
-  out(report.ingestionRunsTable(r.ingestion.runs));
-  out("");
-  out("Webhook ingestion, best round per cell");
-  out(report.ingestionSummaryTable(r.ingestion.cells));
-  out("");
-  out(
-    `Worker throughput, webhook to balance (1 web, 1 worker, WORKER_CONCURRENCY=${r.workerConcurrency}, ` +
-      `${settings.postConnections} posting connections)`,
-  );
-  out(report.throughputTable(r.throughput));
-  out("");
-  out("Ledger after the worker phase");
-  out(report.correctnessTable(r.throughput));
-  out("");
-  out(`Worker throughput, refunds and disputes (${FORCED_WALLETS} wallets)`);
-  out(extra.forcedThroughputTable(r.forced));
-  out("");
-  out("Balances after refunds and disputes (each payment a top-up of 1000)");
-  out(extra.forcedBalancesTable(r.forced));
-  out("");
-  out(
-    `Withdrawal requests (POST /v1/withdrawals), ${settings.withdrawalConnections} connections, ` +
-      "no worker running",
-  );
-  out(extra.withdrawalTable(r.withdrawals));
-
-  writeFileSync(
-    settings.jsonPath,
-    `${JSON.stringify({ ...r, node: process.version, cpus, settings }, null, 2)}\n`,
-  );
-  out("");
-  out(`JSON: ${settings.jsonPath}`);
+interface Cell {
+  connections: number;
+  bare: LoadResult;
+  coffer: LoadResult;
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    void cleanup.run(log).finally(() => process.exit(130));
-  });
+/** Every cell `rounds` times, alternating which server goes first; each cell keeps its best round. */
+async function runIngestion(o: {
+  web: Child;
+  webUrl: string;
+  bare: Child;
+  bareUrl: string;
+  secret: string;
+  reset: () => Promise<void>;
+}): Promise<Cell[]> {
+  const pool = new PayloadPool(o.secret);
+  const servers = { bare: { url: o.bareUrl, child: o.bare }, coffer: { url: o.webUrl, child: o.web } };
+  const runs: Array<LoadResult & { server: "bare" | "coffer" }> = [];
+  const one = async (server: "bare" | "coffer", connections: number, measureMs: number) => {
+    await o.reset();
+    pool.fill(Math.ceil(4_000 * (measureMs / 1000 + 1) * 1.4));
+    const r = await runTimed({
+      url: `${servers[server].url}/webhooks/stripe`,
+      connections,
+      warmupMs: 1_000,
+      measureMs,
+      next: () => pool.take(),
+      serverCpuMs: () => servers[server].child.cpuMs(),
+    });
+    log(`  ${server} c=${connections}: ${f0(r.rps)} req/s, p99 ${f2(r.p99Ms)} ms, errors ${r.errors}`);
+    return { ...r, server };
+  };
+  for (const server of ["bare", "coffer"] as const) await one(server, 50, 2_000); // untimed: JIT and pools
+  for (let round = 0; round < s.rounds; round++)
+    for (const connections of [10, 50])
+      for (const server of round % 2 === 0 ? (["bare", "coffer"] as const) : (["coffer", "bare"] as const))
+        runs.push(await one(server, connections, s.cellS * 1000));
+  const best = (server: string, c: number) =>
+    runs.filter((r) => r.server === server && r.connections === c).reduce((a, b) => (b.rps > a.rps ? b : a));
+  return [10, 50].map((c) => ({ connections: c, bare: best("bare", c), coffer: best("coffer", c) }));
 }
 
+function report(r: {
+  load0: number[];
+  slots: number;
+  ingestion: Cell[];
+  raw: { many: number; hot: number };
+  credits: CreditRun[];
+  latency: CreditRun;
+  rss: { web: number; worker: number };
+}) {
+  const out = (t = "") => process.stdout.write(`${t}\n`);
+  const load = (l: number[]) => l.map((n) => n.toFixed(1)).join(" ");
+  const ratio = (a: number, b: number) => `${f2(a / b)}×`;
+  out(
+    `\nCoffer bench ${new Date().toISOString()}${quick ? " (BENCH_QUICK)" : ""}, node ${process.version}, ${os.cpus().length} cpus`,
+  );
+  // Load average is the cheapest sign that others shared the machine: ratios hold, absolutes do not.
+  out(`load average at start ${load(r.load0)}, at end ${load(os.loadavg())}\n`);
+  const rows: string[][] = [];
+  for (const c of r.ingestion) {
+    rows.push([
+      `ingestion req/s, ${c.connections} conns`,
+      f0(c.coffer.rps),
+      f0(c.bare.rps),
+      ratio(c.coffer.rps, c.bare.rps),
+      "≥ 0.90×",
+    ]);
+    rows.push([
+      `ingestion p99 ms, ${c.connections} conns`,
+      f2(c.coffer.p99Ms),
+      f2(c.bare.p99Ms),
+      ratio(c.coffer.p99Ms, c.bare.p99Ms),
+      "≤ 1.20×",
+    ]);
+    rows.push([
+      `ingestion server CPU µs/req, ${c.connections} conns`,
+      f0(c.coffer.serverCpuMsPerReq * 1000),
+      f0(c.bare.serverCpuMsPerReq * 1000),
+      ratio(c.coffer.serverCpuMsPerReq, c.bare.serverCpuMsPerReq),
+      "",
+    ]);
+  }
+  const [many, hot] = r.credits as [CreditRun, CreditRun];
+  rows.push([
+    "webhook→balance events/s, 100 wallets",
+    f0(many.eventsPerS),
+    f0(r.raw.many),
+    ratio(many.eventsPerS, r.raw.many),
+    "≥ 1.00×",
+  ]);
+  rows.push([
+    "webhook→balance events/s, 1 hot wallet",
+    f0(hot.eventsPerS),
+    f0(r.raw.hot),
+    ratio(hot.eventsPerS, r.raw.hot),
+    "≥ 0.60×",
+  ]);
+  out(table(["measure", "Coffer", "baseline", "ratio", "target"], rows));
+  out(
+    `(baselines: the bare path for ingestion; raw posting SQL under pgbench, ${r.slots} clients, for postings)\n`,
+  );
+  const lat = r.latency;
+  out(
+    table(
+      ["measure", "value", "target"],
+      [
+        [`latency p50 ms at ${s.rate}/s open loop`, f0(lat.p50Ms), ""],
+        [`latency p99 ms at ${s.rate}/s open loop`, f0(lat.p99Ms), "≤ 100"],
+        [`latency max ms at ${s.rate}/s open loop`, f0(lat.maxMs), ""],
+        ["peak RSS MB, web", f0(r.rss.web), "< 150"],
+        ["peak RSS MB, worker", f0(r.rss.worker), "< 200"],
+        ...[many, hot, lat].map((c) => [
+          `worker CPU ms per credited event, ${c.label}`,
+          f2(c.workerCpuMsPerEvent),
+          "≤ 1.5",
+        ]),
+        ...[many, hot, lat].map((c) => [
+          `Stripe reads per event, ${c.label}`,
+          f2(c.stripeReadsPerEvent),
+          "≤ 0.1",
+        ]),
+      ],
+    ),
+  );
+  const exact = [many, hot, lat].every((c) => c.exact && c.invariantsOk && c.failed === 0);
+  out(`\nbalances exact, invariants hold, no event failed: ${exact ? "yes" : "NO"}`);
+  const json = process.env.BENCH_JSON ?? `/tmp/coffer-bench-${Date.now()}.json`;
+  writeFileSync(json, `${JSON.stringify({ settings: s, ...r }, null, 2)}\n`);
+  out(`JSON: ${json}`);
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => void cleanup.run(log).finally(() => process.exit(130)));
 try {
   await main();
 } catch (err) {
   log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 } finally {
-  log("cleaning up");
   await cleanup.run(log);
-  // Anything a failed step left open (a socket retrying forever) must not keep the bench alive.
   process.exit();
 }

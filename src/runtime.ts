@@ -1,14 +1,15 @@
 import type { Config } from "./config.js";
 import { createDb, type Db } from "./db/knex.js";
 import { createLogger, type Logger } from "./logger.js";
-import { createMetrics, type Metrics } from "./metrics.js";
-import type { Redis } from "ioredis";
+import { createMetrics, type Metrics, type MetricsRole } from "./metrics.js";
+import type { RedisConnection } from "./queue/redis.js";
 import { producerConnection } from "./queue/redis.js";
 import { createStripeBudget, stripeBudgetPrefix } from "./stripe/budget.js";
 import { createStripeClient, type Stripe } from "./stripe/client.js";
 
-/** Where the offline stand-in listens unless STRIPE_API_BASE says otherwise. */
-export const OFFLINE_STRIPE_API_BASE = "http://127.0.0.1:12111";
+import { OFFLINE_STRIPE_API_BASE } from "./offline.js";
+
+export { OFFLINE_STRIPE_API_BASE };
 
 export interface Runtime {
   config: Config;
@@ -20,13 +21,16 @@ export interface Runtime {
    * A producer-kind connection (fails fast when Redis is away): the Stripe budget counts on it,
    * and the entry points add their jobs through it. Whoever ends the process disconnects it.
    */
-  redis: Redis;
+  redis: RedisConnection;
   /** The flows' clock; absent, the system clock (tests pass one they can move). */
   now?: () => Date;
 }
 
-/** The pieces both entry points build the same way. */
-export function createRuntime(config: Config, name: string): Runtime {
+/**
+ * The pieces both entry points build the same way. `role` says whose metrics the process
+ * exports (the web's or a worker's; a script serves none, so `all` costs nothing).
+ */
+export function createRuntime(config: Config, name: string, role: MetricsRole = "all"): Runtime {
   const logger = createLogger(config.LOG_LEVEL, name);
   const apiBase = config.STRIPE_API_BASE ?? (config.stripeOffline ? OFFLINE_STRIPE_API_BASE : undefined);
   if (config.stripeOffline)
@@ -34,14 +38,14 @@ export function createRuntime(config: Config, name: string): Runtime {
       { stripe_api_base: apiBase },
       "no STRIPE_SECRET_KEY: running offline against the Stripe stand-in",
     );
-  const redis = producerConnection(config.REDIS_URL);
+  const redis = producerConnection(config);
   redis.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   return {
     config,
     logger,
     db: createDb(config.DATABASE_URL),
     stripe: budgetedStripe(config, redis, apiBase),
-    metrics: createMetrics({ defaults: true }),
+    metrics: createMetrics({ defaults: true, role }),
     redis,
   };
 }
@@ -52,7 +56,7 @@ export function createRuntime(config: Config, name: string): Runtime {
  */
 export function budgetedStripe(
   config: Pick<Config, "STRIPE_SECRET_KEY" | "STRIPE_TIMEOUT_MS" | "STRIPE_MAX_RPS" | "QUEUE_PREFIX">,
-  redis: Redis,
+  redis: RedisConnection,
   apiBase: string | undefined,
 ): Stripe {
   return createStripeClient({
@@ -65,22 +69,4 @@ export function budgetedStripe(
       keyPrefix: stripeBudgetPrefix(config.QUEUE_PREFIX),
     }),
   });
-}
-
-/** Runs `stop` once on SIGTERM or SIGINT, then exits; a second signal exits at once. */
-export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    stop()
-      .then(() => process.exit(0))
-      .catch((err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      });
-  };
-  process.on("SIGTERM", () => handler("SIGTERM"));
-  process.on("SIGINT", () => handler("SIGINT"));
 }

@@ -29,8 +29,9 @@ function runWeb(env: Record<string, string>) {
   let stderr = "";
   proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  // A process that neither fails nor starts is a failure too; never hang the suite on it.
-  const guard = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+  // A process that neither fails nor starts is a failure too; never hang the suite on it. 50 s,
+  // under the test timeout: a loaded 2-core machine took over 20 s to load tsx and exit 78.
+  const guard = setTimeout(() => proc.kill("SIGKILL"), 50_000);
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
     proc.on("exit", (code) => (clearTimeout(guard), resolve({ code, stdout, stderr }))),
   );

@@ -106,7 +106,7 @@ function operations(): Op[] {
         params: op.parameters ?? [],
         bodyProps: schema?.properties ?? {},
         hasBody: method !== "get",
-        auth: !op.security ? "none" : template.startsWith("/admin") ? "admin" : "user",
+        auth: !op.security?.length ? "none" : template.startsWith("/admin") ? "admin" : "user",
       });
     }
   }
@@ -293,6 +293,61 @@ describe("headers and edges the walk does not reach", () => {
     const lines = web.lines.filter((l) => l.request_id === id && l.msg === "request");
     expect(lines).toEqual([expect.objectContaining({ level: 30, status: 422, method: "GET" })]);
     expect(JSON.stringify(lines)).not.toContain("yyyy");
+  });
+
+  it("names the caller in every authenticated access line as user_id (users, admins, a refused non-admin, the board), never an anonymous one", async () => {
+    const accessLine = async (path: string, token?: string) => {
+      const res = await fetch(`${web.url}${path}`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 50)); // the line is written after the answer
+      const id = res.headers.get("request-id");
+      const lines = web.lines.filter((l) => l.request_id === id && l.msg === "request");
+      expect(lines).toHaveLength(1);
+      return { status: res.status, line: lines[0]! };
+    };
+    const admin = tokenFor(ADMIN, { role: "admin" });
+    expect(await accessLine("/v1/wallet", tokenFor(USER))).toMatchObject({
+      status: 200,
+      line: { route: "/v1/wallet", user_id: USER },
+    });
+    expect(await accessLine("/admin/ledger/check", admin)).toMatchObject({
+      status: 200,
+      line: { route: "/admin/ledger/check", user_id: ADMIN },
+    });
+    expect(await accessLine("/admin/ledger/check", tokenFor(USER))).toMatchObject({
+      status: 403,
+      line: { route: "/admin/ledger/check", user_id: USER },
+    });
+    expect(await accessLine("/admin/queues/api/queues", admin)).toMatchObject({
+      status: 200,
+      line: { route: "/admin/queues", user_id: ADMIN },
+    });
+    expect(await accessLine("/admin/queues/api/queues", tokenFor(USER))).toMatchObject({
+      status: 403,
+      line: { route: "/admin/queues", user_id: USER },
+    });
+    for (const [path, token] of [
+      ["/v1/wallet", undefined],
+      ["/v1/wallet", "not-a-jwt"],
+      ["/admin/ledger/check", jwt.sign({ sub: ADMIN, role: "admin", exp: 1 }, JWT_SECRET)],
+      ["/healthz", undefined],
+    ] as const) {
+      const { status, line } = await accessLine(path, token);
+      expect([200, 401]).toContain(status);
+      expect(line).not.toHaveProperty("user_id");
+    }
+  });
+
+  it("gives a request that logged nothing else (no child logger made) its access line with the id", async () => {
+    const res = await fetch(`${web.url}/healthz`, { headers: { "x-request-id": "quiet_request_0001" } });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200)); // the line is written after the answer
+    const lines = web.lines.filter((l) => l.request_id === "quiet_request_0001");
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 30, msg: "request", route: "/healthz", status: 200, method: "GET" }),
+    ]);
   });
 
   it("answers 405 with the JSON envelope and the Allow header", async () => {

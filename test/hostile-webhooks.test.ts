@@ -188,10 +188,21 @@ describe("an event id seen again with a different payload", () => {
     const counted = await metric(web.url, "coffer_webhooks_conflicting_total");
     const alerts = web.lines.filter((l) => l.alert === true).length;
 
-    // Stripe's own retry differs in pending_webhooks only: a plain duplicate, no alert.
-    const retry = await post(JSON.stringify({ ...e, pending_webhooks: 0 }));
+    // Stripe's own retry differs in per-delivery fields only: a plain duplicate, no alert.
+    const retry = await post(
+      JSON.stringify({ ...e, pending_webhooks: 0, request: { id: null, idempotency_key: null } }),
+    );
     expect(retry).toEqual({ status: 200, body: { received: true, duplicate: true } });
     expect(web.lines.filter((l) => l.alert === true).length).toBe(alerts);
+    expect(await metric(web.url, "coffer_webhooks_conflicting_total")).toBe(counted);
+
+    // data.previous_attributes is part of the event: a copy that changes it is a different payload.
+    const data = e.data as { object: object };
+    const rewritten = await post(
+      JSON.stringify({ ...e, data: { ...data, previous_attributes: { status: "x" } } }),
+    );
+    expect(rewritten).toEqual({ status: 200, body: { received: true, duplicate: true } });
+    expect(await metric(web.url, "coffer_webhooks_conflicting_total")).toBe(counted + 1);
 
     const forged = { ...e, data: { object: { ...(e.data as { object: object }).object, amount: 999_999 } } };
     const res = await post(JSON.stringify(forged));
@@ -202,7 +213,7 @@ describe("an event id seen again with a different payload", () => {
         .where({ id: e.id as string })
         .first(),
     ).toEqual(before);
-    expect(await metric(web.url, "coffer_webhooks_conflicting_total")).toBe(counted + 1);
+    expect(await metric(web.url, "coffer_webhooks_conflicting_total")).toBe(counted + 2);
     expect(web.lines.filter((l) => l.alert === true).at(-1)).toMatchObject({ event_id: e.id });
   });
 });

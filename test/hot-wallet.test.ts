@@ -40,6 +40,11 @@ describe("one hot wallet under three workers", () => {
       .first();
     expect(Number(failed?.n)).toBe(0);
     await expectInvariants(sys);
+    // The credits shared transactions (group commit): a batch's postings carry its one xmin.
+    const { rows } = await sys.tdb.db.raw<{ rows: Array<{ n: number }> }>(
+      `SELECT count(DISTINCT xmin::text)::int AS n FROM wallet_ledger_transactions WHERE kind = 'payment_captured'`,
+    );
+    expect(rows[0]!.n).toBeLessThan(N);
 
     // All three processes did work, and none logged a failed attempt (deadlocks are retried inside the transaction).
     const perWorker = sys.workers.map(

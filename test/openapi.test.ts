@@ -1,75 +1,41 @@
 import type Router from "@koa/router";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type Koa from "koa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../src/config.js";
-import { createDb } from "../src/db/knex.js";
-import { createApp } from "../src/http/app.js";
-import { createLogger } from "../src/logger.js";
-import { createMetrics } from "../src/metrics.js";
-import { closeQueues, createQueues, type Queues } from "../src/queue/queues.js";
-import { producerConnection } from "../src/queue/redis.js";
-import { createStripeClient } from "../src/stripe/client.js";
-import { REDIS_URL } from "./support/pg-urls.js";
-import { JWT_SECRET, tokenFor } from "./support/tokens.js";
+import { serveWithoutDatabase } from "./support/openapi-app.js";
+import { tokenFor } from "./support/tokens.js";
 
 /**
  * /openapi.json and the router describe the same API: every registered route is
  * documented, and every documented operation is registered. The app is built
  * with real clients that this test never needs to reach (no database is opened).
  */
+interface Op {
+  operationId?: string;
+  security?: unknown[];
+  parameters?: Array<{ name: string; in: string }>;
+  responses?: Record<string, unknown>;
+}
 interface Doc {
-  paths: Record<
-    string,
-    Record<string, { parameters?: Array<{ name: string; in: string }>; responses?: object }>
-  >;
+  paths: Record<string, Record<string, Op>>;
   components: Record<string, Record<string, unknown>>;
 }
 
 const HTTP_METHODS = ["get", "post", "put", "patch", "delete"];
 
 let app: Koa;
-let server: Server;
 let url: string;
 let doc: Doc;
-let cleanup: () => Promise<void>;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  const config = loadConfig({ NODE_ENV: "test", QUEUE_PREFIX: "openapi-test", AUTH_JWT_SECRET: JWT_SECRET });
-  const redis = producerConnection(REDIS_URL);
-  redis.on("error", () => undefined);
-  const queues: Queues = createQueues(redis, { prefix: config.QUEUE_PREFIX, attempts: 1, backoffMs: 1 });
-  const db = createDb("postgres://root@127.0.0.1:1/never-opened");
-  app = createApp({
-    config,
-    db,
-    queues,
-    redisPing: () => redis.ping(),
-    stripe: createStripeClient({
-      secretKey: "sk_test_openapi",
-      apiBase: "http://127.0.0.1:1",
-      timeoutMs: 1_000,
-    }),
-    logger: createLogger("silent"),
-    metrics: createMetrics(),
-  });
-  server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const web = await serveWithoutDatabase("openapi-test");
+  ({ app, url, stop } = web);
   const res = await fetch(`${url}/openapi.json`);
   expect(res.status).toBe(200);
   doc = (await res.json()) as Doc;
-  cleanup = async () => {
-    await new Promise((r) => server.close(r));
-    await closeQueues(queues);
-    redis.disconnect();
-    await db.destroy();
-  };
 });
 afterAll(async () => {
-  await cleanup?.();
+  await stop?.();
 });
 
 /** "METHOD /path/{param}" for every route layer of every @koa/router mounted on the app. */
@@ -138,11 +104,30 @@ describe("/openapi.json", () => {
   it("answers every documented operation with a status it documents", async () => {
     for (const op of documentedOperations()) {
       const [method, path] = op.split(" ") as [string, string];
-      const res = await fetch(`${url}${path.replace(/\{\w+\}/g, "x")}`, { method });
+      const res = await fetch(`${url}${path.replace(/\{\w+\}/g, "x")}`, { method, redirect: "manual" });
       await res.arrayBuffer();
       const documented = Object.keys(doc.paths[path]?.[method.toLowerCase()]?.responses ?? {});
       expect(documented, `${op} answered ${res.status}`).toContain(String(res.status));
     }
+  });
+
+  it("gives every operation a unique operationId, its security, and a documented 4xx", () => {
+    const ids = new Set<string>();
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const what = `${method} ${path}`;
+        expect(op.operationId, what).toMatch(/^[a-z][A-Za-z0-9]+$/);
+        expect(ids.has(op.operationId!), `${what}: ${op.operationId} twice`).toBe(false);
+        ids.add(op.operationId!);
+        expect(Array.isArray(op.security), `${what} security`).toBe(true);
+        expect(
+          Object.keys(op.responses ?? {}).some((s) => s.startsWith("4")),
+          `${what} 4xx`,
+        ).toBe(true);
+      }
+    }
+    for (const open of ["/webhooks/stripe", "/healthz", "/readyz", "/metrics", "/openapi.json"])
+      expect(Object.values(doc.paths[open] ?? {}).map((op) => op.security)).toEqual([[]]);
   });
 
   it("declares each path parameter and resolves every $ref", () => {

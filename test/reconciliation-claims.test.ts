@@ -17,6 +17,7 @@ const line = (over: Partial<BalanceTxn>): BalanceTxn => ({
   paymentIntentId: "pi_1",
   withdrawalId: null,
   paymentIsTopUp: true,
+  invoiceId: null,
   beforeBooks: false,
   ...over,
 });
@@ -38,6 +39,12 @@ describe("lineRule", () => {
       ["txn_1:fee"],
     ],
     ["charge without fee", { feeMinor: 0, netMinor: 1_000 }, ["pi_1:captured"], []],
+    [
+      "a subscription invoice's charge",
+      { paymentIsTopUp: false, invoiceId: "in_1" },
+      ["txn_1:fee", "in_1:paid"],
+      ["txn_1:fee"],
+    ],
     [
       "converted charge",
       { exchangeRate: 1.08, amountMinor: 1_080, netMinor: 1_021 },
@@ -190,6 +197,30 @@ describe("lineRule", () => {
     [
       "a dispute on such a payment",
       { type: "adjustment", reportingCategory: "dispute", sourceId: "dp_9", paymentIsTopUp: false },
+    ],
+    [
+      "a refund of a subscription invoice's charge (not booked yet)",
+      {
+        type: "refund",
+        reportingCategory: "refund",
+        sourceId: "re_9",
+        paymentIsTopUp: false,
+        invoiceId: "in_1",
+      },
+    ],
+    [
+      "a dispute of a subscription invoice's charge (not booked yet)",
+      {
+        type: "adjustment",
+        reportingCategory: "dispute",
+        sourceId: "dp_9",
+        paymentIsTopUp: false,
+        invoiceId: "in_1",
+      },
+    ],
+    [
+      "a subscription charge Stripe converted",
+      { paymentIsTopUp: false, invoiceId: "in_1", exchangeRate: 1.08 },
     ],
     [
       "a payout from before Coffer's books began",

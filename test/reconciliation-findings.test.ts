@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postPosting } from "../src/db/stores/ledger.js";
+import { platformPayout } from "../src/ledger/movements.js";
+import type { Currency } from "../src/money/currencies.js";
 import { api, pay, topUp, wallet } from "./support/api.js";
 import { control } from "./support/lifecycles.js";
 import { adminCall, ledgerTransactionCount, reconcile, wholeTest } from "./support/reconciliation.js";
@@ -146,6 +149,50 @@ describe("a balance transaction Stripe made on its own", () => {
     expect(cli.code).toBe(1);
     expect(cli.stdout).toMatch(/status: mismatch/);
     expect(cli.stdout).toMatch(/usd.*-250.*mismatch/);
+  });
+});
+
+describe("a posting that moved stripe with no balance transaction at Stripe", () => {
+  it("is reported on the ledger side with its key and what to do, and the difference shows it", async () => {
+    await settled();
+    const before = await reconcile(sys);
+    const usdBefore = before.snapshots.find((s: { currency: string }) => s.currency === "usd");
+    // A platform payout Coffer booked that Stripe never made: through the ledger store, as the
+    // stream would book one, so it is a real posting with its entries and hash.
+    const ghost = platformPayout("po_ghost_never_at_stripe", {
+      amountMinor: 300,
+      currency: "usd" as Currency,
+    });
+    const posted = await postPosting(sys.tdb.db, ghost);
+    expect(posted.applied).toBe(true);
+    const count = await ledgerTransactionCount(sys);
+
+    const run = await reconcile(sys);
+    expect(run.status).toBe("mismatch");
+    const ledgerSide = run.discrepancies.data.filter((d: { side: string }) => d.side === "ledger");
+    expect(ledgerSide).toEqual([
+      expect.objectContaining({
+        side: "ledger",
+        ledger_transaction_id: String(posted.transactionId), // bigint ids travel as strings
+        ledger_key: "po_ghost_never_at_stripe:paid_out",
+        type: "platform_payout",
+        currency: "usd",
+        amount_minor: -300,
+        reason: expect.stringMatching(
+          /booked po_ghost_never_at_stripe:paid_out but Stripe has no balance transaction for it.*look the object up in Stripe.*reversing posting/,
+        ),
+      }),
+    ]);
+    const usd = run.snapshots.find((s: { currency: string }) => s.currency === "usd");
+    // Stripe holds minus `stripe`: the ghost payout took 300 off the books' side only.
+    expect(usd).toMatchObject({
+      status: "mismatch",
+      ledger_unmatched: 1,
+      difference_minor: usdBefore.difference_minor + 300,
+    });
+    expect(await ledgerTransactionCount(sys)).toBe(count); // the run reports; it books nothing
+    const metrics = await fetch(`${sys.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/coffer_reconciliation_unmatched\{side="ledger"\} 1/);
   });
 });
 

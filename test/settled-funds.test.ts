@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- test client: bodies are asserted field by field */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, pay, topUp, wallet } from "./support/api.js";
+import { topUpMore, walletRead } from "./support/settling.js";
 import { deliver } from "./support/events.js";
 import { control } from "./support/lifecycles.js";
 import { CONNECT_WEBHOOK_SECRET, eventually, startSystem, type System } from "./support/system.js";
@@ -30,25 +31,6 @@ beforeAll(async () => {
 afterAll(async () => sys?.stop());
 
 const TWO_DAYS_S = 2 * 86_400;
-
-/** A second paid top-up for a user who is already onboarded; waits for the credit. */
-async function topUpMore(s: System, user: string, amountMinor: number, key: string): Promise<string> {
-  const before = (await wallet(s.url, user)).available;
-  const created = await topUp(s.url, user, amountMinor, "usd", key);
-  if (created.status !== 201) throw new Error(`top-up: ${JSON.stringify(created.body)}`);
-  const pi = created.body.payment_intent_id as string;
-  await pay(s.standin.url, pi);
-  await eventually(async () => (await wallet(s.url, user)).available >= before + amountMinor, {
-    what: "credit",
-  });
-  return pi;
-}
-
-async function walletRead(s: System, user: string) {
-  const r = await api(s.url, "GET", "/v1/wallet", { user });
-  const b = (r.body.balances as any[]).find((x) => x.currency === "usd");
-  return { etag: r.headers.get("etag"), balance: b };
-}
 
 describe("a top-up withdrawn at once", () => {
   it("is refused with funds_not_settled and settles_at, holds nothing, and succeeds once settled, paid once", async () => {
@@ -92,38 +74,21 @@ describe("a top-up withdrawn at once", () => {
   });
 });
 
-describe("settling by time alone", () => {
-  it("falls to zero when available_on passes, with no job and no stream read, and the ETag changes", async () => {
-    await readyUser(sys, "clock", 1_000);
-    // Stripe's schedule for this charge: available four seconds after it is made.
-    sys.standin.setAvailableAfter(4);
-    try {
-      await topUpMore(sys, "clock", 3_000, "clock-2");
-    } finally {
-      sys.standin.setAvailableAfter(undefined);
-    }
-    await streamPass(sys);
-    const before = await walletRead(sys, "clock");
-    expect(before.balance.settling_minor).toBe(3_000);
-    // Nothing reads the stream from here on (the worker does not follow it in this file): only
-    // the clock moves.
-    await eventually(async () => (await settling(sys, "clock")) === 0, {
-      what: "settled by time",
-      timeoutMs: 15_000,
-    });
-    const after = await walletRead(sys, "clock");
-    expect(after.balance.available_minor).toBe(4_000);
-    expect(after.etag).not.toBe(before.etag);
-    const changed = await api(sys.url, "GET", "/v1/wallet", {
-      user: "clock",
-      headers: { "if-none-match": before.etag! },
-    });
-    expect(changed.status).toBe(200);
-  });
-});
-
 describe("forced debits", () => {
-  it("a refund of a settling payment reduces settling; a dispute on a settled one leaves it alone", async () => {
+  it("a refund against a wallet of settling funds only reduces settling_minor first", async () => {
+    await readyUser(sys, "refunded", 1_000, { settle: false });
+    await streamPass(sys);
+    expect(await settling(sys, "refunded")).toBe(1_000);
+    const pi = (await sys.tdb.db("payment_transactions").where({ user_id: "refunded" }).first())
+      .payment_intent_id as string;
+    await control(sys.standin).stripe.refunds.create({ payment_intent: pi, amount: 400 });
+    await eventually(async () => (await wallet(sys.url, "refunded")).available === 600, { what: "refund" });
+    // All that is left is still pending at Stripe: settling follows available down.
+    expect(await settling(sys, "refunded")).toBe(600);
+    expect((await requestWithdrawal(sys, "refunded", 500)).body.error.code).toBe("funds_not_settled");
+  });
+
+  it("in a mixed wallet a refund of the settling payment comes off settled funds, as at Stripe; a dispute on a settled one leaves settling alone", async () => {
     await readyUser(sys, "debits", 1_000);
     const settledPi = await topUpMore(sys, "debits", 2_000, "debits-2");
     await settleFunds(sys);
@@ -131,19 +96,23 @@ describe("forced debits", () => {
     await streamPass(sys);
     expect(await settling(sys, "debits")).toBe(500);
 
+    // Stripe takes the refund from its available balance while the 500 charge stays pending in
+    // full: this wallet's money available at Stripe is 3,000 − 300, and so is what it may withdraw.
+    // (Charging the refund to its payment would say settling 200, withdrawable 3,000: early.)
     const ctl = control(sys.standin);
     await ctl.stripe.refunds.create({ payment_intent: settlingPi, amount: 300 });
     await eventually(async () => (await wallet(sys.url, "debits")).available === 3_200, { what: "refund" });
-    expect(await settling(sys, "debits")).toBe(200);
+    expect(await settling(sys, "debits")).toBe(500);
 
     const pi = await ctl.stripe.paymentIntents.retrieve(settledPi);
     await ctl.post(`/charges/${pi.latest_charge as string}/dispute`, {});
     await eventually(async () => (await wallet(sys.url, "debits")).available === 1_200, { what: "dispute" });
-    expect(await settling(sys, "debits")).toBe(200);
+    expect(await settling(sys, "debits")).toBe(500);
 
-    // Withdrawable is 1,200 − 200: one more minor unit is refused.
-    expect((await requestWithdrawal(sys, "debits", 1_001)).body.error.code).toBe("funds_not_settled");
-    expect((await requestWithdrawal(sys, "debits", 1_000)).status).toBe(201);
+    // Withdrawable is 1,200 − 500: one more minor unit is refused.
+    const over = await requestWithdrawal(sys, "debits", 701);
+    expect(over.body.error).toMatchObject({ code: "funds_not_settled", withdrawable_minor: 700 });
+    expect((await requestWithdrawal(sys, "debits", 700)).status).toBe(201);
   });
 });
 

@@ -16,13 +16,22 @@ export interface Child {
   exited(): boolean;
   /** CPU time (user + system) the process has used so far, in ms; NaN where /proc is unavailable. */
   cpuMs(): number;
+  /** The most resident memory the process has had (VmHWM), in MB; NaN where /proc is unavailable. */
+  peakRssMb(): number;
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
 
-export function spawnChild(name: string, entry: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ["--import", "tsx", entry], {
-    cwd: ROOT,
+export function spawnChild(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  /** Another checkout to run the entry from (an A/B comparison against older code). */
+  cwd = ROOT,
+): Child {
+  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", entry], {
+    cwd,
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -45,6 +54,7 @@ export function spawnChild(name: string, entry: string, env: Record<string, stri
     tail: () => lines.join("\n"),
     exited,
     cpuMs: () => (proc.pid === undefined ? Number.NaN : processCpuMs(proc.pid)),
+    peakRssMb: () => (proc.pid === undefined ? Number.NaN : peakRssMb(proc.pid)),
     async stop(graceMs = 5_000) {
       if (exited()) return;
       proc.kill("SIGTERM");
@@ -66,6 +76,15 @@ function processCpuMs(pid: number): number {
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // After the name: state is index 0, so utime (field 14) is index 11 and stime index 12.
     return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) / 1024;
   } catch {
     return Number.NaN;
   }

@@ -10,7 +10,8 @@ import { closeQueues, createQueues } from "../../src/queue/queues.js";
 import { producerConnection } from "../../src/queue/redis.js";
 import { Runtime } from "../../src/standin/runtime.js";
 import { closeServer, createStandinServer, listen } from "../../src/standin/server.js";
-import { createStripeClient } from "../../src/stripe/client.js";
+import { budgetedStripe } from "../../src/runtime.js";
+import type { RateLimitMode } from "../../src/standin/rate-limits.js";
 import { printed, spawnChild, waitFor } from "./children.js";
 import { createBenchDatabase, inheritedEnv, type Cleanup } from "./env.js";
 import { STANDIN_CONFIG, dayToJson, seedStandin, type Day } from "./reconcile-seed.js";
@@ -25,7 +26,15 @@ import { STANDIN_CONFIG, dayToJson, seedStandin, type Day } from "./reconcile-se
  * child process by default (reconcile-standin.ts), so this process's memory is
  * the reconciliation's alone, or in this process (`inproc`), where its store
  * counts in the RSS and its serving in the CPU time.
+ *
+ * It enforces Stripe's live-mode limits, and the run (and the floor) call it
+ * through the shared budget as a worker does. Stripe allows 25 requests per
+ * second on one endpoint, so a day of 100,000 lines (1,000 pages) cannot be
+ * paged in under 40 s whatever Coffer does: the floor carries that cost too.
  */
+export const BENCH_STANDIN_LIMITS: RateLimitMode = "live";
+// Under the list endpoint's 25/s, so the budget paces the pages instead of Stripe's 429s.
+const BENCH_STRIPE_MAX_RPS = "24";
 export const STANDIN_MODES = ["child", "inproc"] as const;
 export type StandinMode = (typeof STANDIN_MODES)[number];
 
@@ -52,6 +61,7 @@ export async function createReconcileEnv(
     STRIPE_API_BASE: standinUrl,
     QUEUE_PREFIX: prefix,
     LOG_LEVEL: "silent",
+    STRIPE_MAX_RPS: BENCH_STRIPE_MAX_RPS,
   });
   const db = createDb(databaseUrl);
   cleanup.add("close db pool", () => db.destroy());
@@ -72,11 +82,7 @@ export async function createReconcileEnv(
   const deps: ReconcileDeps = {
     config,
     db,
-    stripe: createStripeClient({
-      secretKey: "sk_test_bench",
-      apiBase: standinUrl,
-      timeoutMs: config.STRIPE_TIMEOUT_MS,
-    }),
+    stripe: budgetedStripe(config, redis, standinUrl),
     metrics: createMetrics(),
     log: createLogger("silent", "bench-reconcile"),
     queues,
@@ -85,7 +91,11 @@ export async function createReconcileEnv(
 }
 
 async function inprocStandin(cleanup: Cleanup, day: Day): Promise<ReconcileEnv["standin"]> {
-  const rt = new Runtime(STANDIN_CONFIG, { info: () => {}, warn: () => {} });
+  const rt = new Runtime(
+    STANDIN_CONFIG,
+    { info: () => {}, warn: () => {} },
+    { rateLimits: BENCH_STANDIN_LIMITS },
+  );
   const t0 = performance.now();
   const { netMinor } = await seedStandin(rt, day);
   const seedMs = performance.now() - t0;

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { previousUtcDay } from "../../src/flows/reconcile-window.js";
 import { createRun } from "../../src/db/stores/reconciliation.js";
 import { runReconciliation, type RunReport } from "../../src/flows/reconcile-run.js";
-import type { StreamProgress } from "../../src/flows/reconcile-stream.js";
+import { patiently, type StreamProgress } from "../../src/flows/reconcile-stream.js";
 import { newId } from "../../src/ids.js";
 import { profiled, type ProfileSummary } from "./cpu-profile.js";
 import type { Cleanup } from "./env.js";
@@ -127,12 +127,16 @@ async function readFloor(env: ReconcileEnv, day: Day) {
   let pages = 0;
   let startingAfter: string | undefined;
   for (;;) {
-    const page = await env.deps.stripe.balanceTransactions.list({
-      limit: 100,
-      created: { gte: Math.floor(day.from.getTime() / 1000) },
-      expand: ["data.source"],
-      ...(startingAfter !== undefined && { starting_after: startingAfter }),
-    });
+    const after = startingAfter;
+    // Paced by the same budget and retried on the same limits as the stream's pages.
+    const page = await patiently(() =>
+      env.deps.stripe.balanceTransactions.list({
+        limit: 100,
+        created: { gte: Math.floor(day.from.getTime() / 1000) },
+        expand: ["data.source"],
+        ...(after !== undefined && { starting_after: after }),
+      }),
+    );
     pages += 1;
     if (!page.has_more || page.data.length === 0) break;
     startingAfter = page.data[page.data.length - 1]!.id;

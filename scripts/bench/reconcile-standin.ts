@@ -1,5 +1,6 @@
 import { Runtime } from "../../src/standin/runtime.js";
 import { closeServer, createStandinServer, listen } from "../../src/standin/server.js";
+import { BENCH_STANDIN_LIMITS } from "./reconcile-env.js";
 import { STANDIN_CONFIG, dayFromJson, seedStandin } from "./reconcile-seed.js";
 
 /**
@@ -11,7 +12,11 @@ import { STANDIN_CONFIG, dayFromJson, seedStandin } from "./reconcile-seed.js";
  */
 const text = process.env.BENCH_RECONCILE_DAY;
 if (!text) throw new Error("BENCH_RECONCILE_DAY is not set");
-const rt = new Runtime(STANDIN_CONFIG, { info: () => {}, warn: () => {} });
+const rt = new Runtime(
+  STANDIN_CONFIG,
+  { info: () => {}, warn: () => {} },
+  { rateLimits: BENCH_STANDIN_LIMITS },
+);
 const { netMinor } = await seedStandin(rt, dayFromJson(text));
 const server = createStandinServer(rt);
 const { host, port } = await listen(server, 0);

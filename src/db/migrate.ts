@@ -1,4 +1,5 @@
 import pg from "pg";
+import { ensureAppUser } from "./app-role.js";
 import { createDb, MIGRATIONS } from "./knex.js";
 
 /** Creates the database named in the URL if it does not exist (needs CREATEDB, as on a dev machine). */
@@ -19,13 +20,25 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-export async function migrateLatest(databaseUrl: string): Promise<string[]> {
-  await ensureDatabase(databaseUrl);
-  const db = createDb(databaseUrl, { poolMax: 2 });
+/**
+ * Migrates as the owner (`ownerUrl`, DATABASE_OWNER_URL). Given the application's URL
+ * (DATABASE_URL), it then makes that URL's user a member of coffer_app and reports through
+ * `warn` anything that defeats least privilege (src/db/app-role.ts).
+ */
+export async function migrateLatest(
+  ownerUrl: string,
+  opts: { appUrl?: string; warn?: (line: string) => void } = {},
+): Promise<string[]> {
+  await ensureDatabase(ownerUrl);
+  const db = createDb(ownerUrl, { poolMax: 2 });
+  let applied: string[];
   try {
-    const [, applied] = (await db.migrate.latest(MIGRATIONS)) as [number, string[]];
-    return applied;
+    [, applied] = (await db.migrate.latest(MIGRATIONS)) as [number, string[]];
   } finally {
     await db.destroy();
   }
+  if (opts.appUrl !== undefined) {
+    for (const line of await ensureAppUser(ownerUrl, opts.appUrl)) opts.warn?.(line);
+  }
+  return applied;
 }

@@ -51,3 +51,24 @@ export function jsonDepth(text: string): number {
   }
   return max;
 }
+
+/**
+ * Whether a JSON text may hold, once parsed, text Postgres cannot store: the webhook's fast path
+ * (issue 9), so the walk of findUnstorableText runs only when it can find something. In JSON
+ * text a NUL or a lone surrogate can only be written as a `\u` escape: JSON.parse refuses raw
+ * control characters, and text decoded from UTF-8 holds no lone surrogate (invalid bytes become
+ * U+FFFD). A false alarm (an escaped backslash before a `u`) costs only the walk.
+ */
+export const mayHoldUnstorableText = (jsonText: string): boolean =>
+  /\\u(?:0000|[dD][89a-fA-F])/.test(jsonText);
+
+/**
+ * Whether a JSON text may nest deeper than `max`: only if it has more than `max` opening
+ * brackets, which indexOf counts far faster than jsonDepth reads the text (in or out of strings).
+ */
+export function mayNestDeeperThan(jsonText: string, max: number): boolean {
+  let n = 0;
+  for (const bracket of ["{", "["])
+    for (let i = jsonText.indexOf(bracket); i >= 0 && n <= max; i = jsonText.indexOf(bracket, i + 1)) n++;
+  return n > max;
+}

@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { createLogger, type Logger } from "../logger.js";
 import type { Db } from "./knex.js";
 
 /** A transaction with hooks that run only once it has committed (formance's `atCommit`). */
@@ -19,24 +20,35 @@ export function isRetryablePgError(err: unknown): boolean {
 export interface TxOptions {
   maxAttempts?: number;
   onRetry?: (err: unknown, attempt: number) => void;
+  /** Where a failing after-commit hook is reported; absent, a root logger at LOG_LEVEL. */
+  log?: Logger;
 }
 
+let fallbackLog: Logger | undefined;
+
+/**
+ * Runs `fn` in a transaction, again from the start on 40P01 / 40001, then the after-commit hooks
+ * of the attempt that committed. The hooks run after the retry loop, once: the transaction is
+ * durable by then, so a hook's error (even one carrying 40P01) is logged with `alert: true` and
+ * never rethrown, never turns the committed transaction into a failed one, and never runs it again.
+ */
 export async function withTransaction<T>(
   db: Db,
   fn: (trx: Trx) => Promise<T>,
   opts: TxOptions = {},
 ): Promise<T> {
   const maxAttempts = opts.maxAttempts ?? 8;
+  let hooks: Array<() => void | Promise<void>> = [];
+  let result: T;
   for (let attempt = 1; ; attempt++) {
-    const hooks: Array<() => void | Promise<void>> = [];
+    hooks = [];
     try {
-      const result = await db.transaction(async (knexTrx) => {
+      result = await db.transaction(async (knexTrx) => {
         const trx = knexTrx as Trx;
         trx.afterCommit = (h) => void hooks.push(h);
         return fn(trx);
       });
-      for (const h of hooks) await h();
-      return result;
+      break;
     } catch (err) {
       if (!isRetryablePgError(err) || attempt >= maxAttempts) throw err;
       opts.onRetry?.(err, attempt);
@@ -44,4 +56,14 @@ export async function withTransaction<T>(
       await new Promise((r) => setTimeout(r, Math.random() * 10 * 2 ** Math.min(attempt, 6)));
     }
   }
+  for (const h of hooks) {
+    try {
+      await h();
+    } catch (err) {
+      const log = opts.log ?? (fallbackLog ??= createLogger(process.env.LOG_LEVEL ?? "info"));
+      // Someone must do by hand what the hook was for (an enqueue, a notification): the data is committed.
+      log.error({ err, alert: true }, "after-commit hook failed; the transaction stays committed");
+    }
+  }
+  return result;
 }

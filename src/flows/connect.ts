@@ -1,13 +1,17 @@
 import type Stripe from "stripe";
+import type { Config } from "../config.js";
 import {
   getConnectedAccount,
+  getConnectedAccountById,
   insertConnectedAccount,
   syncConnectedAccount,
   type ConnectAccountType,
 } from "../db/stores/connected-accounts.js";
+import { DomainError } from "../ledger/errors.js";
 import { userKeyHash } from "../ledger/movements.js";
 import { mirrorExternalAccounts } from "./bank-accounts.js";
-import type { FlowDeps } from "./deps.js";
+import { signRefreshToken, verifyRefreshToken } from "./connect-link-token.js";
+import { nowOf, type FlowDeps } from "./deps.js";
 
 /**
  * What Coffer asks Stripe for, by CONNECT_ACCOUNT_TYPE. Both request only `transfers` (Coffer pays
@@ -56,13 +60,60 @@ export async function onboard(
       asOf: 0, // any event about the account is newer than this
     });
   }
+  return { account_id: row.account_id, onboarding_url: await onboardingLink(deps, row.account_id) };
+}
+
+/**
+ * Where Stripe sends the user back: PUBLIC_URL's two pages (src/http/routes/connect-pages.ts)
+ * unless CONNECT_RETURN_URL / CONNECT_REFRESH_URL name others. PUBLIC_URL defaults to this web
+ * process's own address, on the PORT it listens on.
+ */
+export function connectUrls(
+  config: Pick<Config, "PORT" | "PUBLIC_URL" | "CONNECT_RETURN_URL" | "CONNECT_REFRESH_URL">,
+): { returnUrl: string; refreshUrl: string } {
+  const base = (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, "");
+  return {
+    returnUrl: config.CONNECT_RETURN_URL ?? `${base}/connect/return`,
+    refreshUrl: config.CONNECT_REFRESH_URL ?? `${base}/connect/refresh`,
+  };
+}
+
+/**
+ * A fresh onboarding link. Its refresh_url carries a token naming this account (connect-link-
+ * token.ts), since the browser Stripe sends there has no bearer token; /connect/refresh
+ * checks it and calls this again.
+ */
+async function onboardingLink(deps: FlowDeps, accountId: string): Promise<string> {
+  const urls = connectUrls(deps.config);
+  const refresh = new URL(urls.refreshUrl);
+  const nowS = Math.floor(nowOf(deps).getTime() / 1000);
+  refresh.searchParams.set("token", signRefreshToken(deps.config.AUTH_JWT_SECRET, accountId, nowS));
   const link = await deps.stripe.accountLinks.create({
-    account: row.account_id,
+    account: accountId,
     type: "account_onboarding",
-    refresh_url: deps.config.CONNECT_REFRESH_URL,
-    return_url: deps.config.CONNECT_RETURN_URL,
+    refresh_url: refresh.toString(),
+    return_url: urls.returnUrl,
   });
-  return { account_id: row.account_id, onboarding_url: link.url };
+  return link.url;
+}
+
+/**
+ * `/connect/refresh?token=…`: Stripe's refresh_url, opened by the user's browser when a link has
+ * expired or was used. The token names the account, so one user can never make a link for
+ * another's; what comes back is a new link for the same account with the same parameters.
+ */
+export async function refreshOnboardingLink(
+  deps: FlowDeps,
+  token: string,
+  /** Called with the account's user before Stripe is: the route's rate limit. */
+  admit: (userId: string) => Promise<void>,
+): Promise<string> {
+  const nowS = Math.floor(nowOf(deps).getTime() / 1000);
+  const accountId = verifyRefreshToken(deps.config.AUTH_JWT_SECRET, token, nowS);
+  const row = await getConnectedAccountById(deps.db, accountId);
+  if (!row) throw new DomainError("not_found", "no such connected account");
+  await admit(row.user_id);
+  return onboardingLink(deps, row.account_id);
 }
 
 /**

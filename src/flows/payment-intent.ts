@@ -1,15 +1,16 @@
-import { lockBalances, setPending } from "../db/stores/balances.js";
+import { refreshPendingMinor } from "../db/stores/balances.js";
 import { postPosting } from "../db/stores/ledger.js";
 import {
-  capturableSum,
   findByPaymentIntent,
   insertUnrecognized,
   lockForPaymentIntent,
   PI_STATUS_RANK,
+  recordSucceeded,
   updateTopUp,
   type TopUpRow,
 } from "../db/stores/top-ups.js";
-import { withTransaction, type Trx } from "../db/transaction.js";
+import { commitWith } from "../db/group-commit.js";
+import type { Trx } from "../db/transaction.js";
 import { DomainError } from "../ledger/errors.js";
 import { paymentCaptured } from "../ledger/movements.js";
 import type { Posting } from "../ledger/types.js";
@@ -17,13 +18,19 @@ import { newId } from "../ids.js";
 import type { Currency } from "../money/currencies.js";
 import { paymentIntent, type ChargeView, type PaymentIntentView } from "../stripe/snapshots.js";
 import type { FlowDeps } from "./deps.js";
-import { settlementPath } from "./settlement.js";
+import { settlementPath, type SettlementPath } from "./settlement.js";
 
 export interface EventCtx {
   eventId: string;
   log: FlowDeps["log"];
   /** When Coffer received the event; absent where no job runs it (processor-level callers). */
   receivedAtMs?: number;
+  /**
+   * Marks the event processed inside the given transaction, so it is `processed` exactly when
+   * what it moved commits. Set only for the event's own command (handle-command.ts): a flow that
+   * credits a payment on a refund's behalf must not finish the refund's event.
+   */
+  finish?: (trx: Trx) => Promise<void>;
 }
 
 export type SyncOutcome =
@@ -49,45 +56,17 @@ export async function syncPaymentIntent(
   const path =
     pi.status === "succeeded" ? await settlementPath(deps, pi.currency, pi.id, pi.latestChargeId) : null;
   let posted: Posting[] = [];
-  const outcome = await withTransaction(deps.db, async (trx): Promise<SyncOutcome> => {
-    posted = []; // a deadlock retry runs this again from the start
-    // Lock order: the payment row, then balance rows (inside postPosting / lockBalances).
-    const found = await lockForPaymentIntent(trx, pi.id, pi.metadata.top_up_id);
-    if (found.kind === "bound_elsewhere") return recordForeign(trx, pi, found.row, ev);
-    const row = found.row;
-    // Not ours: recorded once; its sibling events find that record and move nothing either.
-    if (row?.purpose === "unrecognized") return "unrecognized";
-    if (!row) return recordUnrecognized(trx, pi, ev);
-    const userId = checkOwnership(row, pi);
-    const currency = row.currency as Currency;
-
-    if (pi.status === "succeeded") {
-      const credit = paymentCaptured(pi.id, userId, { amountMinor: pi.amountReceived, currency }, path!.via);
-      const first = await postPosting(trx, credit, { eventId: ev.eventId });
-      if (first.applied) posted.push(credit);
-      await updateTopUp(trx, row.id, {
-        status: "succeeded",
-        amount_received_minor: pi.amountReceived,
-        amount_capturable_minor: 0,
-        charge_id: pi.latestChargeId,
-        settlement_currency: path!.settlementCurrency,
-        payment_intent_id: pi.id,
-        event_id: ev.eventId,
-      });
-      await refreshPending(trx, userId, currency);
-      return first.applied ? "credited" : "already_credited";
-    }
-    // Statuses only move forward: an older snapshot cannot undo a capture or a cancel.
-    if ((PI_STATUS_RANK[pi.status] ?? 0) < (PI_STATUS_RANK[row.status] ?? 0)) return "no_money";
-    const capturable = pi.status === "requires_capture" ? pi.amountCapturable : 0;
-    await updateTopUp(trx, row.id, {
-      status: pi.status,
-      amount_capturable_minor: capturable,
-      payment_intent_id: pi.id,
-      event_id: ev.eventId,
-    });
-    await refreshPending(trx, userId, currency);
-    return pi.status === "requires_capture" ? "pending" : "no_money";
+  // What the transaction will lock, declared so that a group commit takes it up front in the
+  // global order (src/db/group-commit.ts); the metadata names the owner the row must agree with.
+  const locks = {
+    payments: [{ paymentIntentId: pi.id, topUpId: pi.metadata.top_up_id }],
+    balances: pi.metadata.user_id ? [{ userId: pi.metadata.user_id, currency: pi.currency }] : [],
+  };
+  const outcome = await commitWith(deps, locks, async (trx): Promise<SyncOutcome> => {
+    posted = []; // a deadlock retry (or a batch run again one by one) runs this again from the start
+    const result = await applyPaymentIntent(trx, pi, path, ev, posted);
+    await ev.finish?.(trx);
+    return result;
   });
   for (const p of posted) deps.metrics.postings.inc({ kind: p.kind });
   ev.log.info(
@@ -95,6 +74,51 @@ export async function syncPaymentIntent(
     "payment intent synced",
   );
   return outcome;
+}
+
+/** The transaction of syncPaymentIntent; `posted` collects the postings it applied, for the metrics. */
+async function applyPaymentIntent(
+  trx: Trx,
+  pi: PaymentIntentView,
+  path: SettlementPath | null,
+  ev: EventCtx,
+  posted: Posting[],
+): Promise<SyncOutcome> {
+  // Lock order: the payment row, then balance rows (inside postPosting / lockBalances).
+  const found = await lockForPaymentIntent(trx, pi.id, pi.metadata.top_up_id);
+  if (found.kind === "bound_elsewhere") return recordForeign(trx, pi, found.row, ev);
+  const row = found.row;
+  // Not ours: recorded once; its sibling events find that record and move nothing either.
+  if (row?.purpose === "unrecognized") return "unrecognized";
+  if (!row) return recordUnrecognized(trx, pi, ev);
+  const userId = checkOwnership(row, pi);
+  const currency = row.currency as Currency;
+
+  if (pi.status === "succeeded") {
+    const credit = paymentCaptured(pi.id, userId, { amountMinor: pi.amountReceived, currency }, path!.via);
+    const first = await postPosting(trx, credit, { eventId: ev.eventId });
+    if (first.applied) posted.push(credit);
+    await recordSucceeded(trx, row.id, {
+      paymentIntentId: pi.id,
+      amountReceivedMinor: pi.amountReceived,
+      chargeId: pi.latestChargeId,
+      settlementCurrency: path!.settlementCurrency,
+      eventId: ev.eventId,
+    });
+    await refreshPendingMinor(trx, userId, currency);
+    return first.applied ? "credited" : "already_credited";
+  }
+  // Statuses only move forward: an older snapshot cannot undo a capture or a cancel.
+  if ((PI_STATUS_RANK[pi.status] ?? 0) < (PI_STATUS_RANK[row.status] ?? 0)) return "no_money";
+  const capturable = pi.status === "requires_capture" ? pi.amountCapturable : 0;
+  await updateTopUp(trx, row.id, {
+    status: pi.status,
+    amount_capturable_minor: capturable,
+    payment_intent_id: pi.id,
+    event_id: ev.eventId,
+  });
+  await refreshPendingMinor(trx, userId, currency);
+  return pi.status === "requires_capture" ? "pending" : "no_money";
 }
 
 /**
@@ -159,11 +183,6 @@ function checkOwnership(row: TopUpRow, pi: PaymentIntentView): string {
     );
   }
   return row.user_id;
-}
-
-async function refreshPending(trx: Trx, userId: string, currency: string): Promise<void> {
-  await lockBalances(trx, [{ userId, currency }]);
-  await setPending(trx, userId, currency, await capturableSum(trx, userId, currency));
 }
 
 async function recordUnrecognized(trx: Trx, pi: PaymentIntentView, ev: EventCtx): Promise<SyncOutcome> {

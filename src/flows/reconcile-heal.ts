@@ -20,6 +20,21 @@ const EVENT_TYPES: Readonly<Record<string, readonly string[]>> = {
   reinstated: ["charge.dispute.funds_reinstated", "charge.dispute.closed"],
 };
 
+/**
+ * A subscription invoice's charge is traced to its invoice by the InvoicePayment that names its
+ * PaymentIntent: a line whose PaymentIntent Coffer does not know is healed by that event.
+ */
+const INVOICE_PAYMENT_TYPES = ["invoice_payment.paid"] as const;
+
+/** The objects an event is about: its own, and for an InvoicePayment the PaymentIntent it names. */
+function objectIdsOf(event: Stripe.Event): string[] {
+  const o = event.data.object as { id?: unknown; object?: unknown; payment?: { payment_intent?: unknown } };
+  const ids = typeof o.id === "string" ? [o.id] : [];
+  const pi = o.object === "invoice_payment" ? o.payment?.payment_intent : undefined;
+  if (typeof pi === "string") ids.push(pi);
+  return ids;
+}
+
 /** How far before a line its event may have been created (a dispute's event precedes its withdrawal). */
 const LOOKBACK_S = 3_600;
 
@@ -34,20 +49,29 @@ export async function healMissing(
   deps: FlowDeps & { queues: IngestDeps["queues"] },
   missing: ReadonlyArray<{ ledger_key: string; created: number }>,
   waitMs: number,
+  unknownPayments: ReadonlyArray<{ payment_intent_id: string; created: number }> = [],
 ): Promise<HealedEvent[]> {
-  const wanted = new Set<string>();
+  // Per object, the event types that would book what it lacks: an event matches only for those.
+  const wanted = new Map<string, Set<string>>();
   const types = new Set<string>();
   let since = Infinity;
   let until = 0;
+  const want = (objectId: string, forObject: readonly string[], created: number) => {
+    const set = wanted.get(objectId) ?? new Set<string>();
+    wanted.set(objectId, set);
+    for (const t of forObject) {
+      set.add(t);
+      types.add(t);
+    }
+    since = Math.min(since, created - LOOKBACK_S);
+    until = Math.max(until, created + LOOKBACK_S);
+  };
   for (const m of missing) {
     const movement = m.ledger_key.slice(m.ledger_key.lastIndexOf(":") + 1);
     const forKey = EVENT_TYPES[movement];
-    if (!forKey) continue;
-    wanted.add(claimObjectId(m.ledger_key));
-    for (const t of forKey) types.add(t);
-    since = Math.min(since, m.created - LOOKBACK_S);
-    until = Math.max(until, m.created + LOOKBACK_S);
+    if (forKey) want(claimObjectId(m.ledger_key), forKey, m.created);
   }
+  for (const u of unknownPayments) want(u.payment_intent_id, INVOICE_PAYMENT_TYPES, u.created);
   if (wanted.size === 0) return [];
 
   const found: Stripe.Event[] = [];
@@ -57,8 +81,7 @@ export async function healMissing(
     limit: 100,
   });
   for await (const event of list) {
-    const objectId = (event.data.object as { id?: unknown }).id;
-    if (typeof objectId === "string" && wanted.has(objectId)) found.push(event);
+    if (objectIdsOf(event).some((id) => wanted.get(id)?.has(event.type))) found.push(event);
   }
   const known = await eventStatuses(
     deps.db,
@@ -66,9 +89,19 @@ export async function healMissing(
   );
   const ingest = { db: deps.db, queues: deps.queues, log: () => deps.log };
   const healed: HealedEvent[] = [];
+  // Delivered but not applied yet (under traffic, a charge the stream read a moment after it was
+  // made): not a heal, but the run waits for it as for one, or its line would be reported missing.
+  const inFlight: HealedEvent[] = [];
   // Oldest first, as Stripe would have sent them; handlers are order-free anyway.
   for (const event of found.reverse()) {
-    if (known.has(event.id)) continue;
+    const objectId = (event.data.object as { id: string }).id;
+    const seen = known.get(event.id);
+    if (seen) {
+      if (!TERMINAL_STATUSES.includes(seen.status)) {
+        inFlight.push({ event_id: event.id, type: event.type, object_id: objectId, status: seen.status });
+      }
+      continue;
+    }
     // The Events API's copy passes the same checks as a delivery: one Postgres cannot store is
     // kept raw and failed with an alert, instead of failing every run that meets it.
     const raw = JSON.stringify(event);
@@ -85,20 +118,23 @@ export async function healMissing(
       );
       continue;
     }
-    // A duplicate means Stripe delivered it meanwhile: not a heal.
-    if ((await ingestEvent(ingest, event, raw, "reconciliation")) === "duplicate") continue;
-    const objectId = (event.data.object as { id: string }).id;
+    // A duplicate means Stripe delivered it meanwhile: not a heal, but maybe not applied yet either.
+    if ((await ingestEvent(ingest, event, raw, "reconciliation")) === "duplicate") {
+      inFlight.push({ event_id: event.id, type: event.type, object_id: objectId, status: "received" });
+      continue;
+    }
     healed.push({ event_id: event.id, type: event.type, object_id: objectId, status: "enqueued" });
     deps.log.info(
       { event_id: event.id, type: event.type, object_id: objectId },
       "reconciliation healed event",
     );
   }
-  return waitApplied(deps, healed, waitMs);
+  await waitApplied(deps, [...healed, ...inFlight], waitMs);
+  return healed;
 }
 
-/** Polls until every healed event is terminal or the wait is over; the run reports where each ended. */
-async function waitApplied(deps: FlowDeps, healed: HealedEvent[], waitMs: number): Promise<HealedEvent[]> {
+/** Polls until every event is terminal or the wait is over, updating each one's status in place. */
+async function waitApplied(deps: FlowDeps, healed: HealedEvent[], waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const statuses = await eventStatuses(
@@ -107,7 +143,7 @@ async function waitApplied(deps: FlowDeps, healed: HealedEvent[], waitMs: number
     );
     for (const h of healed) h.status = statuses.get(h.event_id)?.status ?? h.status;
     const open = healed.filter((h) => !TERMINAL_STATUSES.includes(h.status as never));
-    if (open.length === 0 || Date.now() > deadline) return healed;
+    if (open.length === 0 || Date.now() > deadline) return;
     await sleep(200);
   }
 }

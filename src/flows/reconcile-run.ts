@@ -1,6 +1,14 @@
 import { withAdvisoryLock } from "../db/advisory-lock.js";
-import { checkLines, clearDiscrepancies, missingKeys, type LineCounts } from "../db/stores/line-check.js";
 import {
+  checkLines,
+  clearDiscrepancies,
+  missingKeys,
+  unknownPayments,
+  type LineCounts,
+  type LineCut,
+} from "../db/stores/line-check.js";
+import {
+  databaseNow,
   finishRun,
   getRun,
   markRunning,
@@ -61,21 +69,30 @@ async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Pro
   const log = deps.log.child({ run_id: runId });
   await markRunning(deps.db, runId);
   try {
+    // Read before the stream's first page: a posting stamped earlier was for a line already made.
+    const postingsBefore = await databaseNow(deps.db);
     const stream = await followBalanceStream(deps, {
       onPage: o.onPage,
       // The whole window, whatever the workers' passes already read: the run is the proof, and a
       // line Stripe listed late behind a pass's short overlap is found here.
       from: Math.floor(run.window_start.getTime() / 1000),
     });
-    log.info({ ...stream, conflicts: stream.conflicts.length }, "balance transactions read");
-    let counts = await checkAfresh(deps, run);
+    const { cut: streamCut, ...read } = stream;
+    log.info(
+      { ...read, conflicts: read.conflicts.length, cut_created: streamCut.createdS },
+      "balance transactions read",
+    );
+    const cut: LineCut = { linesUpToS: streamCut.createdS, postingsBefore };
+    let counts = await checkAfresh(deps, run, cut);
     let healed: HealedEvent[] = [];
     const missing = await missingKeys(deps.db, runId);
-    if (missing.length > 0) {
-      healed = await healMissing(deps, missing, o.healWaitMs);
-      if (healed.length > 0) counts = await checkAfresh(deps, run);
+    const unknown = await unknownPayments(deps.db, runId);
+    if (missing.length > 0 || unknown.length > 0) {
+      healed = await healMissing(deps, missing, o.healWaitMs, unknown);
+      // Also after waiting for events that were only on the way: their lines are counted again.
+      counts = await checkAfresh(deps, run, cut);
     }
-    const snapshots = await balanceSnapshots(deps, run, counts, healed.length);
+    const snapshots = await balanceSnapshots(deps, run, counts, healed.length, streamCut);
     const status = snapshots.every((s) => s.status === "matched") ? "matched" : "mismatch";
     const totals = sumCounts(counts);
     await withTransaction(deps.db, async (trx) => {
@@ -90,10 +107,10 @@ async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Pro
   }
 }
 
-async function checkAfresh(deps: FlowDeps, run: RunRow): Promise<LineCounts[]> {
+async function checkAfresh(deps: FlowDeps, run: RunRow, cut: LineCut): Promise<LineCounts[]> {
   return withTransaction(deps.db, async (trx) => {
     await clearDiscrepancies(trx, run.id);
-    return checkLines(trx, run.id, run.window_start, run.window_end);
+    return checkLines(trx, run.id, run.window_start, run.window_end, cut);
   });
 }
 

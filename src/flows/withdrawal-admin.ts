@@ -1,4 +1,5 @@
 import { appendAudit } from "../db/stores/audit.js";
+import { negativeCurrency } from "../db/stores/balances.js";
 import { hasOpenDispute } from "../db/stores/disputes.js";
 import { lockWithdrawal, updateWithdrawal, type WithdrawalRow } from "../db/stores/withdrawals.js";
 import { withTransaction } from "../db/transaction.js";
@@ -41,12 +42,8 @@ export async function approveWithdrawal(
         { status: wd.status },
       );
     }
-    const negative = await trx("user_wallet_balances")
-      .where({ user_id: wd.user_id })
-      .where("available_minor", "<", 0)
-      .first("currency");
-    if (negative)
-      throw new DomainError("wallet_negative", `the user's ${negative.currency} wallet is negative`);
+    const negative = await negativeCurrency(trx, wd.user_id);
+    if (negative) throw new DomainError("wallet_negative", `the user's ${negative} wallet is negative`);
     if (await hasOpenDispute(trx, wd.user_id))
       throw new DomainError("dispute_open", "the user has an open dispute");
     const after = await updateWithdrawal(trx, wd.id, {

@@ -1,4 +1,4 @@
-import { lockBalances } from "../db/stores/balances.js";
+import { hasBalanceRow, lockBalances } from "../db/stores/balances.js";
 import { getConnectedAccount } from "../db/stores/connected-accounts.js";
 import { postPosting } from "../db/stores/ledger.js";
 import {
@@ -15,7 +15,7 @@ import { unsettledCredits } from "../db/stores/settling.js";
 import { DomainError } from "../ledger/errors.js";
 import { quoteWithdrawal } from "../ledger/fees.js";
 import { withdrawalHold, withdrawalRelease } from "../ledger/movements.js";
-import { settlesAt, withdrawableAt } from "../ledger/settling.js";
+import { settlesAt, withdrawableMinor } from "../ledger/settling.js";
 import { newId } from "../ids.js";
 import type { Currency } from "../money/currencies.js";
 import { nowOf, type FlowDeps } from "./deps.js";
@@ -55,10 +55,8 @@ export async function requestWithdrawal(deps: FlowDeps, req: WithdrawalRequest):
     );
   }
   return withTransaction(deps.db, async (trx) => {
-    const held = await trx("user_wallet_balances")
-      .where({ user_id: req.userId, currency: req.currency })
-      .first("currency");
-    if (!held) throw new DomainError("currency_mismatch", `this wallet has never held ${req.currency}`);
+    if (!(await hasBalanceRow(trx, req.userId, req.currency)))
+      throw new DomainError("currency_mismatch", `this wallet has never held ${req.currency}`);
     // Checked before anything is held: a currency Stripe converts on the way in (FX) is never in the
     // platform's Stripe balance, so a transfer in it could only fail later at Stripe.
     if (!(await holdsCurrency(trx, req.currency))) {
@@ -103,15 +101,18 @@ async function requireSettled(
   const locked = await lockBalances(trx, [{ userId: req.userId, currency: req.currency }]);
   const available = [...locked.values()][0]?.available_minor ?? 0;
   if (amountMinor > available) return;
-  const credits = (await unsettledCredits(trx, req.userId, now, [req.currency])).get(req.currency) ?? [];
-  const withdrawable = withdrawableAt(available, credits, now);
+  const credits = (await unsettledCredits(trx, req.userId, [req.currency])).get(req.currency) ?? [];
+  const withdrawable = withdrawableMinor(available, credits);
   if (amountMinor <= withdrawable) return;
-  const at = settlesAt(available, credits, amountMinor, now);
+  const at = settlesAt(available, credits, amountMinor);
   const settlesAtIso = at === null ? null : new Date(at * 1000).toISOString();
   const when =
-    settlesAtIso === null
+    at === null
       ? "Stripe has not yet reported when the newest card funds become available; try again later"
-      : `enough settles at ${settlesAtIso}`;
+      : at > now
+        ? `enough settles at ${settlesAtIso}`
+        : `Stripe's date for enough of it (${settlesAtIso}) has come, and it counts once Stripe reports ` +
+          "the funds available, within a balance-stream pass; try again shortly";
   throw new DomainError(
     "funds_not_settled",
     `${amountMinor} is more than the ${withdrawable} (minor units of ${req.currency}) that Stripe has made ` +

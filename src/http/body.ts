@@ -1,6 +1,7 @@
 import type { Context } from "koa";
 import { findUnstorableText } from "../db/storable.js";
-import { httpError, type HttpError } from "./errors.js";
+import type { DomainError } from "../ledger/errors.js";
+import { httpError } from "./errors.js";
 
 /**
  * Reads the raw request body up to `limitBytes`. Webhook verification needs
@@ -19,7 +20,7 @@ export async function readRawBody(ctx: Context, limitBytes: number, deadlineMs?:
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const finish = (err: HttpError | null) => {
+    const finish = (err: DomainError | null) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);

@@ -1,3 +1,4 @@
+import type { RedisConnection } from "../queue/redis.js";
 import type Stripe from "stripe";
 import type { Config } from "../config.js";
 import type { Db } from "../db/knex.js";
@@ -12,6 +13,11 @@ export interface AppDeps {
   queues: Queues;
   /** The producer's Redis connection, for /readyz. */
   redisPing: () => Promise<unknown>;
+  /**
+   * The producer's connection, where the rate limits count (src/http/rate-limit.ts). Absent,
+   * each process counts its own, which only a test that does not look at limits should accept.
+   */
+  redis?: RedisConnection;
   stripe: Stripe;
   logger: Logger;
   metrics: Metrics;

@@ -16,6 +16,8 @@ const STATUS: Readonly<Record<string, number>> = {
   webhook_timestamp_stale: 400,
   webhook_malformed: 400,
   webhook_livemode_mismatch: 400,
+  connect_link_invalid: 400, // /connect/refresh: a token Coffer did not sign, or altered
+  connect_link_expired: 400, // /connect/refresh: a token past its hour
   unsupported_media_type: 400, // SPEC's status list has no 415: a wrong body type is a malformed request
   unauthorized: 401,
   forbidden: 403,
@@ -32,6 +34,8 @@ const STATUS: Readonly<Record<string, number>> = {
   opening_already_recorded: 409,
   currency_not_payable: 409,
   funds_not_settled: 409,
+  already_subscribed: 409, // a live subscription to the price exists
+  subscription_not_cancelable: 409, // set to cancel at period end already, or ended
   request_timeout: 408, // answered by the HTTP server itself (src/http/server.ts), never by a route
   body_too_large: 413,
   headers_too_large: 431, // likewise
@@ -53,6 +57,7 @@ const STATUS: Readonly<Record<string, number>> = {
   currency_mismatch: 422,
   idempotency_key_reused: 422,
   reconciliation_window_invalid: 422,
+  price_unavailable: 422, // no active plan has this price
   method_not_allowed: 405,
   rate_limited: 429,
   stripe_rejected: 422,
@@ -68,10 +73,8 @@ export const ERROR_CODES: readonly string[] = [...Object.keys(STATUS), "internal
 
 export const statusForCode = (code: string): number => STATUS[code] ?? 500;
 
-export class HttpError extends DomainError {}
-
 export const httpError = (code: string, message: string, details: Record<string, unknown> = {}) =>
-  new HttpError(code, message, details);
+  new DomainError(code, message, details);
 
 /** Turns any thrown error into SPEC's error body; unknown errors are logged and hidden. */
 export async function errorMiddleware(ctx: Context, next: Next): Promise<void> {

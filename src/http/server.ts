@@ -24,7 +24,33 @@ export function createWebServer(app: Koa, config: Config): Server {
   server.maxConnections = config.HTTP_MAX_CONNECTIONS;
   server.on("clientError", answerClientError);
   server.keepAliveTimeout = 65_000;
+  closeIdleAtHighWater(server, config.HTTP_MAX_CONNECTIONS);
   return server;
+}
+
+/** Open connections at which idle keep-alive ones start to be closed: 7/8 of the cap. */
+export const highWater = (maxConnections: number) => Math.max(1, Math.floor((maxConnections * 7) / 8));
+
+/**
+ * Idle keep-alive connections count toward HTTP_MAX_CONNECTIONS like busy ones, so one client
+ * holding a thousand of them (each alive for keepAliveTimeout after its last answer) would lock
+ * everyone else out, Stripe's webhooks included. Once the open connections reach the high-water
+ * mark, each new one closes every idle connection (no request in flight; Node's own
+ * closeIdleConnections): their clients reconnect when they need to, and the cap's last eighth
+ * stays free for new ones. Not throttled: a client reopening fast could refill the cap between
+ * throttled sweeps, and a sweep is one pass over at most HTTP_MAX_CONNECTIONS sockets, which
+ * empties the idle ones, so the next is due only when the mark is reached again. A connection in
+ * the middle of a request (or one that has sent nothing yet) is never closed here; those the
+ * header and request deadlines bound.
+ */
+function closeIdleAtHighWater(server: Server, maxConnections: number): void {
+  const mark = highWater(maxConnections);
+  let open = 0;
+  server.on("connection", (socket: Socket) => {
+    open++;
+    socket.once("close", () => open--);
+    if (open >= mark) server.closeIdleConnections();
+  });
 }
 
 /**

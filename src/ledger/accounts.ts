@@ -16,6 +16,7 @@ export const DISPUTE_RESERVE = platformAccount("dispute_reserve");
 export const OPENING_BALANCE = platformAccount("opening_balance");
 export const PLATFORM_BANK = platformAccount("platform_bank");
 export const FX = platformAccount("fx");
+export const SUBSCRIPTION_REVENUE = platformAccount("subscription_revenue");
 
 /** The account column value stored in `wallet_ledger.account`. */
 export function accountName(a: Account): string {

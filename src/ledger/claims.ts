@@ -41,6 +41,11 @@ export interface BalanceTxn {
   withdrawalId: string | null;
   /** That PaymentIntent is a Coffer top-up: only then are its fees and conversions Coffer's to book. */
   paymentIsTopUp: boolean;
+  /**
+   * The subscription invoice that PaymentIntent paid (Coffer's record of Stripe's InvoicePayment),
+   * or null. Its charge claims `in_…:paid` instead of `pi_…:captured`.
+   */
+  invoiceId: string | null;
   /** Created before Coffer's books began: the cut-over's opening balance already holds it. */
   beforeBooks: boolean;
 }
@@ -92,6 +97,7 @@ export function lineRule(t: BalanceTxn): LineRule {
       `${t.type} ${src ?? "?"} has no PaymentIntent: it was not made through a Coffer top-up`,
     );
   }
+  if (payment && t.invoiceId !== null) return invoiceLine(t, group, unexplained);
   if (payment && !t.paymentIsTopUp) {
     return unexplained(
       `${t.type} ${src ?? "?"} belongs to ${t.paymentIntentId ?? "?"}, a payment Coffer did not create: ` +
@@ -141,3 +147,28 @@ export function lineRule(t: BalanceTxn): LineRule {
 
 /** The Stripe object a claim key names (`pi_1:captured` → `pi_1`): what a heal looks for in events. */
 export const claimObjectId = (key: string): string => key.slice(0, key.lastIndexOf(":"));
+
+/**
+ * A line about a subscription invoice's charge. The charge claims the invoice's `in_…:paid`, and
+ * its Stripe fee is booked like any charge's. What Coffer does not book for subscriptions yet is
+ * left unexplained with what to do, so the line check lists it instead of guessing: a charge
+ * Stripe converted (subscription revenue is booked in the invoice's currency, never through
+ * `fx`), and refunds and disputes of the charge (they would move subscription_revenue → stripe).
+ */
+function invoiceLine(t: BalanceTxn, group: string, unexplained: (why: string) => LineRule): LineRule {
+  const invoice = t.invoiceId!;
+  if (!CHARGE_TYPES.has(t.type)) {
+    return unexplained(
+      `${t.type} ${t.sourceId ?? "?"} is on the charge of subscription invoice ${invoice}: Coffer does not ` +
+        `book refunds or disputes of subscription charges yet; book subscription_revenue → stripe for it by hand`,
+    );
+  }
+  if (t.exchangeRate !== null) {
+    return unexplained(
+      `subscription invoice ${invoice} was charged in another currency than Stripe settled it in ` +
+        `(${t.currency}): book the conversion between subscription_revenue and fx by hand`,
+    );
+  }
+  const fee = t.feeMinor > 0 ? [processingFee(t.id, { amountMinor: t.feeMinor, currency: t.currency })] : [];
+  return { group, claims: [...fee.map((b) => b.key), `${invoice}:paid`], bookings: fee, unexplained: null };
+}

@@ -10,6 +10,7 @@ import {
   PLATFORM_BANK,
   STRIPE,
   STRIPE_FEES,
+  SUBSCRIPTION_REVENUE,
 } from "./accounts.js";
 import type { Account, Posting, PostingKind, Transfer } from "./types.js";
 
@@ -182,4 +183,16 @@ export const platformPayout = (payoutId: string, a: Amount) =>
 export const platformPayoutReturned = (payoutId: string, a: Amount) =>
   posting("platform_payout_returned", `${payoutId}:returned`, payoutId, [
     t(STRIPE, PLATFORM_BANK, a.amountMinor, a.currency),
+  ]);
+
+/**
+ * A subscription invoice paid by a charge: the money is in the platform's Stripe balance and is
+ * the platform's own, credited to no wallet (Stripe Billing charges the card; SPEC →
+ * Subscriptions). Keyed by the invoice: Coffer charges each invoice through its one default
+ * InvoicePayment, so the invoice names the movement, and `invoice_payment.paid` (which books it)
+ * and the charge's balance transaction (which claims it) both reach this key.
+ */
+export const invoicePaid = (invoiceId: string, a: Amount) =>
+  posting("subscription_paid", `${invoiceId}:paid`, invoiceId, [
+    t(STRIPE, SUBSCRIPTION_REVENUE, a.amountMinor, a.currency),
   ]);

@@ -28,6 +28,9 @@ export const PLATFORM_ACCOUNTS = [
   "opening_balance",
   "platform_bank",
   "fx",
+  // What subscribers paid for their plans: Stripe Billing charges the card and the money stays in
+  // the platform's balance, credited to no wallet (SPEC → Subscriptions is silent on the account).
+  "subscription_revenue",
 ] as const;
 export type PlatformAccountName = (typeof PLATFORM_ACCOUNTS)[number];
 
@@ -67,6 +70,7 @@ export const POSTING_KINDS = [
   "fx_settlement",
   "platform_payout",
   "platform_payout_returned",
+  "subscription_paid",
 ] as const;
 export type PostingKind = (typeof POSTING_KINDS)[number];
 

@@ -64,14 +64,17 @@ export function currencyInfo(code: Currency): CurrencyInfo {
   return info;
 }
 
-/** Renders minor units as a decimal string (never a float), for deprecated `amount` fields. */
-export function formatMinor(amountMinor: number, currency: Currency): string {
+/**
+ * Renders minor units as a decimal string for deprecated `amount` fields: `1234` usd → `"12.34"`,
+ * `-5` kwd → `"-0.005"`, `500` jpy → `"500"`. BigInt division by 10^exponent, so no float is
+ * ever involved and any integer (a number, or pg's int8 string) renders exactly.
+ */
+export function formatMinor(amountMinor: number | bigint | string, currency: Currency): string {
   const { exponent } = currencyInfo(currency);
-  const neg = amountMinor < 0;
-  const digits = Math.abs(amountMinor)
-    .toString()
-    .padStart(exponent + 1, "0");
-  const whole = exponent === 0 ? digits : digits.slice(0, -exponent);
-  const frac = exponent === 0 ? "" : `.${digits.slice(-exponent)}`;
-  return `${neg ? "-" : ""}${whole}${frac}`;
+  const value = BigInt(amountMinor);
+  const magnitude = value < 0n ? -value : value;
+  const scale = 10n ** BigInt(exponent);
+  const whole = (magnitude / scale).toString();
+  const frac = exponent === 0 ? "" : `.${(magnitude % scale).toString().padStart(exponent, "0")}`;
+  return `${value < 0n ? "-" : ""}${whole}${frac}`;
 }

@@ -1,6 +1,9 @@
 import type { Queues } from "./queues.js";
 import {
   EXECUTE_WITHDRAWAL,
+  PLANS_SYNC,
+  PLANS_SYNC_SCHEDULER_ID,
+  plansSyncStartJobId,
   RECONCILE_RUN,
   RECONCILE_SCHEDULED,
   RECONCILIATION_SCHEDULER_ID,
@@ -50,6 +53,20 @@ export async function registerReconciliationScheduler(queues: Queues, cron: stri
     { pattern: cron, tz: "UTC" },
     { name: RECONCILE_SCHEDULED, data: {} },
   );
+}
+
+/** The plans sync's scheduler: upserted on every Redis connect, like the reconciliation's. */
+export async function registerPlansSyncScheduler(queues: Queues, cron: string): Promise<void> {
+  await queues.maintenance.upsertJobScheduler(
+    PLANS_SYNC_SCHEDULER_ID,
+    { pattern: cron, tz: "UTC" },
+    { name: PLANS_SYNC, data: {} },
+  );
+}
+
+/** A sync as a worker starts; workers starting in the same minute share one job. */
+export async function enqueuePlansSyncAtStart(queues: Queues, now = new Date()): Promise<void> {
+  await addWithTimeout(queues, "maintenance", PLANS_SYNC, {}, plansSyncStartJobId(now));
 }
 
 async function addWithTimeout(

@@ -25,7 +25,17 @@ export interface ReconcileJob {
   runId?: string;
 }
 
-export type JobData = EventJob | WithdrawalJob | ReconcileJob;
+/**
+ * The plans sync on the `maintenance` queue (src/flows/plans-sync.ts): from its scheduler
+ * (PLANS_SYNC_CRON), and once as each worker starts, under a job id per minute so that workers
+ * starting together sync once.
+ */
+export const PLANS_SYNC = "plans.sync";
+export const PLANS_SYNC_SCHEDULER_ID = "plans-sync";
+export const plansSyncStartJobId = (at: Date) => `plans-sync-start-${Math.floor(at.getTime() / 60_000)}`;
+export type PlansSyncJob = Record<string, never>;
+
+export type JobData = EventJob | WithdrawalJob | ReconcileJob | PlansSyncJob;
 
 /** BullMQ job ids may not contain ':'. One job per withdrawal; re-runs are safe (see executeWithdrawal). */
 export const withdrawalJobId = (withdrawalId: string) => `${withdrawalId}-execute`;

@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "./redis.js";
 import type { Config } from "../config.js";
 import { QUEUE_NAMES, type JobData, type QueueName } from "./names.js";
 
@@ -34,7 +34,7 @@ export function jobOptions(s: QueueSettings): JobsOptions {
   };
 }
 
-export function createQueues(connection: Redis, s: QueueSettings): Queues {
+export function createQueues(connection: RedisConnection, s: QueueSettings): Queues {
   const entries = QUEUE_NAMES.map(
     (name) =>
       [

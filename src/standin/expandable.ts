@@ -7,7 +7,7 @@
  * always expanded (a dispute's `balance_transactions`) and an event's `data.object`.
  *
  * Left out on purpose: evidence files on disputes and branding files on accounts (the stand-in
- * stores no files), and objects it does not store at all (customers, payment methods, reviews).
+ * stores no files), and objects it does not store at all (reviews, mandates, tax codes).
  * Those are still listed where Stripe lists them, so a path that Stripe would take is refused
  * only because the object is missing, which says so in the stand-in's own words.
  */
@@ -60,6 +60,37 @@ export const EXPANDABLE: Readonly<Record<string, readonly string[]>> = {
     "reversed_by",
   ],
   "financial_connections.account": ["ownership"],
+  // Billing. A subscription's items always carry their price; `items.data.price.product` crosses
+  // them to reach the product, as Stripe allows.
+  product: ["default_price", "tax_code"],
+  price: ["product"],
+  customer: ["default_source", "invoice_settings.default_payment_method", "test_clock"],
+  payment_method: ["customer"],
+  setup_intent: ["application", "customer", "latest_attempt", "mandate", "on_behalf_of", "payment_method"],
+  subscription: [
+    "application",
+    "customer",
+    "default_payment_method",
+    "default_source",
+    "items",
+    "latest_invoice",
+    "on_behalf_of",
+    "pending_setup_intent",
+    "schedule",
+    "test_clock",
+  ],
+  subscription_item: ["price"],
+  invoice: [
+    "application",
+    "customer",
+    "default_payment_method",
+    "default_source",
+    "latest_revision",
+    "on_behalf_of",
+    "parent.subscription_details.subscription",
+    "test_clock",
+  ],
+  invoice_payment: ["invoice", "payment.charge", "payment.payment_intent", "payment.payment_record"],
 };
 
 /**

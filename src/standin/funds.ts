@@ -34,10 +34,14 @@ export class Funds {
       return;
     }
     bucket.pending += txn.net;
+    this.#queue({ scope, txn });
+  }
+
+  #queue(entry: { scope: string; txn: Stripe.BalanceTransaction }): void {
     // Almost always the newest, so this finds its place at the end at once.
     let i = this.#pending.length;
-    while (i > 0 && (this.#pending[i - 1]?.txn.available_on ?? 0) > txn.available_on) i -= 1;
-    this.#pending.splice(i, 0, { scope, txn });
+    while (i > 0 && (this.#pending[i - 1]?.txn.available_on ?? 0) > entry.txn.available_on) i -= 1;
+    this.#pending.splice(i, 0, entry);
   }
 
   #settle(count: number, now: number): number {
@@ -50,6 +54,20 @@ export class Funds {
     }
     this.#pending.splice(0, count);
     return count;
+  }
+
+  /**
+   * Moves a pending transaction's `available_on` (a reserve, a payout schedule change: Stripe does
+   * this on its own). Only pending funds move: once available they stay available, and Stripe holds
+   * back available money with a separate reserve transaction instead. False when not pending.
+   */
+  reschedule(id: string, availableOn: number): boolean {
+    const at = this.#pending.findIndex(({ txn }) => txn.id === id);
+    if (at < 0) return false;
+    const [entry] = this.#pending.splice(at, 1);
+    entry!.txn.available_on = availableOn;
+    this.#queue(entry!);
+    return true;
   }
 
   /** Makes available what has reached its `available_on`; returns how many moved. */

@@ -6,6 +6,7 @@ import { parseSettlementCurrencies } from "./fx.js";
 import {
   addStripeTransaction,
   redeliverEvent,
+  rescheduleTransaction,
   setSettlementCurrencies,
 } from "./resources/reconciliation-controls.js";
 import type { StripeTransactionInput } from "./resources/reconciliation-controls.js";
@@ -91,6 +92,12 @@ export interface Standin {
   setSettlementCurrencies(currencies: string[] | undefined): void;
   /** As the availableAfterS option, for charges from now on; undefined: back to two days. */
   setAvailableAfter(seconds: number | undefined): void;
+  /**
+   * Moves a pending balance transaction's `available_on` (unix seconds), as a reserve or a payout
+   * schedule change does at Stripe; throws for one already available. Also
+   * `POST /_standin/balance_transactions/:id/available_on {"available_on"}`.
+   */
+  setAvailableOn(id: string, availableOn: number): Stripe.BalanceTransaction;
   /** Drops the webhook delivery of events that match from now on; undefined stops dropping. */
   dropWebhooks(rule: DropRule | undefined): void;
   /** Ids of the events whose delivery was dropped, oldest first. */
@@ -144,6 +151,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     settleBalance: () => rt.funds.settleAll(),
     setSettlementCurrencies: (currencies) => void setSettlementCurrencies(rt, currencies),
     setAvailableAfter: (seconds) => void (rt.config.availableAfterS = seconds),
+    setAvailableOn: (id, availableOn) => structuredClone(rescheduleTransaction(rt, id, availableOn)),
     dropWebhooks: (rule) => rt.drops.set(rule),
     droppedEvents: () => rt.drops.dropped(),
     redeliverEvent: (id) => redeliverEvent(rt, id),

@@ -1,3 +1,4 @@
+import { OFFLINE_WEBHOOK_SECRET } from "../offline.js";
 import { DeliveryDrops } from "./drops.js";
 import { buildEvent } from "./events.js";
 import type { EventInput, StripeEvent } from "./events.js";
@@ -55,8 +56,9 @@ export interface RequestLogEntry {
   dropped?: true;
 }
 
-// Used when a webhook URL is set without a secret; tests that verify signatures pass their own.
-const DEFAULT_WEBHOOK_SECRET = "whsec_standin";
+// Used when a webhook URL is set without a secret: Coffer's own offline default, so the two agree
+// with no configuration. Tests that verify signatures pass their own.
+const DEFAULT_WEBHOOK_SECRET = OFFLINE_WEBHOOK_SECRET;
 
 /** All mutable state of one stand-in instance; nothing is module-global, so instances are isolated. */
 export class Runtime {

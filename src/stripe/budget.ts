@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "../queue/redis.js";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 
 /**
@@ -33,7 +33,7 @@ export class StripeBudgetExhausted extends Error {
 
 export interface BudgetOptions {
   /** A connection that fails fast when Redis is away (the producer kind), so the insurance takes over. */
-  redis: Redis;
+  redis: RedisConnection;
   maxRps: number;
   /** Shared by every process that talks to the same Stripe account. */
   keyPrefix: string;

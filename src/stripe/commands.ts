@@ -1,5 +1,13 @@
 import type Stripe from "stripe";
 import { EVENT_TABLE, isRouted } from "./event-table.js";
+import type {
+  InvoicePaymentView,
+  InvoiceView,
+  PriceView,
+  ProductView,
+  SetupIntentView,
+  SubscriptionView,
+} from "./billing-snapshots.js";
 import type { ChargeView, DisputeView, PaymentIntentView, RefundView } from "./snapshots.js";
 
 /**
@@ -25,6 +33,12 @@ export type Command =
   | { kind: "sync_payout"; payoutId: string; account: string | null }
   | { kind: "sync_transfer"; transferId: string }
   | { kind: "sync_bank_account"; financialAccountId: string }
+  | { kind: "sync_price"; price: PriceView; deleted: boolean; eventCreated: number }
+  | { kind: "sync_product"; product: ProductView; eventCreated: number }
+  | { kind: "sync_setup_intent"; setupIntent: SetupIntentView; eventCreated: number }
+  | { kind: "sync_subscription"; subscription: SubscriptionView; eventCreated: number; trialWillEnd: boolean }
+  | { kind: "sync_invoice"; invoice: InvoiceView; eventCreated: number; paymentFailed: boolean }
+  | { kind: "book_invoice_payment"; payment: InvoicePaymentView }
   | { kind: "none"; reason: string };
 
 export function toCommand(event: Stripe.Event): Command {

@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import type { QueueName } from "../queue/names.js";
 import type { Command } from "./commands.js";
+import { invoice, invoicePayment, price, product, setupIntent, subscription } from "./billing-snapshots.js";
 import { accountOf, charge, dispute, externalAccount, objectId, paymentIntent, refund } from "./snapshots.js";
 
 type EventOf<T extends Stripe.Event.Type> = Extract<Stripe.Event, { type: T }>;
@@ -65,6 +66,36 @@ export const EVENT_TABLE = {
       financialAccountId: objectId(e.data.object, "financial_connections.account"),
     }),
   },
+  // Billing (SPEC → Subscriptions): plans, saved cards and the subscriptions made from them.
+  "price.created": { queue: "subscriptions", command: priceCommand },
+  "price.updated": { queue: "subscriptions", command: priceCommand },
+  "price.deleted": { queue: "subscriptions", command: priceCommand },
+  "product.updated": { queue: "subscriptions", command: productCommand },
+  "product.deleted": { queue: "subscriptions", command: productCommand },
+  "setup_intent.succeeded": { queue: "subscriptions", command: setupIntentCommand },
+  "setup_intent.setup_failed": { queue: "subscriptions", command: setupIntentCommand },
+  "setup_intent.requires_action": { queue: "subscriptions", command: setupIntentCommand },
+  "setup_intent.canceled": { queue: "subscriptions", command: setupIntentCommand },
+  "customer.subscription.created": { queue: "subscriptions", command: subscriptionCommand },
+  "customer.subscription.updated": { queue: "subscriptions", command: subscriptionCommand },
+  "customer.subscription.deleted": { queue: "subscriptions", command: subscriptionCommand },
+  "customer.subscription.paused": { queue: "subscriptions", command: subscriptionCommand },
+  "customer.subscription.resumed": { queue: "subscriptions", command: subscriptionCommand },
+  "customer.subscription.trial_will_end": { queue: "subscriptions", command: subscriptionCommand },
+  // A pending update applied or lapsed changes the subscription like any update.
+  "customer.subscription.pending_update_applied": { queue: "subscriptions", command: subscriptionCommand },
+  "customer.subscription.pending_update_expired": { queue: "subscriptions", command: subscriptionCommand },
+  "invoice.paid": { queue: "subscriptions", command: invoiceCommand },
+  "invoice.payment_failed": { queue: "subscriptions", command: invoiceCommand },
+  // The money of a paid invoice: it names the PaymentIntent that paid it, which the invoice no
+  // longer does on this API version, so it books `in_…:paid` where the stream can trace it.
+  "invoice_payment.paid": {
+    queue: "subscriptions",
+    command: (e) =>
+      e.account !== undefined
+        ? { kind: "none", reason: "an invoice of a connected account is not the platform's money" }
+        : { kind: "book_invoice_payment", payment: invoicePayment(e.data.object) },
+  },
 } satisfies { [T in Stripe.Event.Type]?: Route<T> };
 
 /**
@@ -99,9 +130,42 @@ const IGNORED = [
   "financial_connections.account.upcoming_deactivation",
   "financial_connections.authorization.expected_deactivation_date_updated",
   "financial_connections.authorization.upcoming_deactivation",
+  "product.created", // a product without prices is no plan; its price.created brings it in
+  "setup_intent.created", // POST /v1/subscriptions recorded it already
+  // The customer is Coffer's own record of a user; nothing Coffer mirrors lives on it.
+  "customer.created",
+  "customer.updated",
+  "customer.deleted",
+  "customer.discount.created",
+  "customer.discount.updated",
+  "customer.discount.deleted",
+  "customer.source.created",
+  "customer.source.updated",
+  "customer.source.deleted",
+  "customer.source.expiring",
+  "customer.tax_id.created",
+  "customer.tax_id.updated",
+  "customer.tax_id.deleted",
+  // Of an invoice's life Coffer mirrors whether it was paid or its payment failed; the rest is
+  // Stripe's bookkeeping (invoice.payment_succeeded comes beside invoice.paid).
+  "invoice.created",
+  "invoice.deleted",
+  "invoice.finalization_failed",
+  "invoice.finalized",
+  "invoice.marked_uncollectible",
+  "invoice.overdue",
+  "invoice.overpaid",
+  "invoice.payment_action_required",
+  "invoice.payment_attempt_required",
+  "invoice.payment_succeeded",
+  "invoice.sent",
+  "invoice.upcoming",
+  "invoice.updated",
+  "invoice.voided",
+  "invoice.will_be_due",
 ] as const satisfies readonly Stripe.Event.Type[];
 
-/** Whole families no Coffer flow touches (subscriptions, Issuing, Treasury, Terminal, …). */
+/** Whole families no Coffer flow touches (Issuing, Treasury, Terminal, legacy plans, …). */
 type IgnoredFamily =
   | `application_fee.${string}`
   | `apps.${string}`
@@ -115,12 +179,10 @@ type IgnoredFamily =
   | `climate.${string}`
   | `coupon.${string}`
   | `credit_note.${string}`
-  | `customer.${string}`
   | `customer_cash_balance_transaction.${string}`
   | `entitlements.${string}`
   | `file.${string}`
   | `identity.${string}`
-  | `invoice.${string}`
   | `invoice_payment.${string}`
   | `invoiceitem.${string}`
   | `issuing_${string}`
@@ -129,15 +191,12 @@ type IgnoredFamily =
   | `payment_method.${string}`
   | `person.${string}`
   | `plan.${string}`
-  | `price.${string}`
-  | `product.${string}`
   | `promotion_code.${string}`
   | `quote.${string}`
   | `radar.${string}`
   | `reporting.${string}`
   | `reserve.${string}`
   | `review.${string}`
-  | `setup_intent.${string}`
   | `sigma.${string}`
   | `source.${string}`
   | `subscription_schedule.${string}`
@@ -163,7 +222,6 @@ void everyTypeDecided;
 
 type Routed = keyof typeof EVENT_TABLE;
 export const isRouted = (type: string): type is Routed => Object.hasOwn(EVENT_TABLE, type);
-export const ROUTED_EVENT_TYPES = Object.keys(EVENT_TABLE) as Routed[];
 export const IGNORED_EVENT_TYPES: readonly string[] = IGNORED;
 
 function piCommand(e: { data: { object: Stripe.PaymentIntent } }): Command {
@@ -184,6 +242,51 @@ function refundCommand(e: { data: { object: Stripe.Refund } }): Command {
 
 function disputeCommand(e: { created: number; data: { object: Stripe.Dispute } }): Command {
   return { kind: "sync_dispute", dispute: dispute(e.data.object), eventCreated: e.created };
+}
+
+function priceCommand(e: { type: string; created: number; data: { object: Stripe.Price } }): Command {
+  return {
+    kind: "sync_price",
+    price: price(e.data.object),
+    deleted: e.type === "price.deleted",
+    eventCreated: e.created,
+  };
+}
+
+function productCommand(e: { type: string; created: number; data: { object: Stripe.Product } }): Command {
+  const p = product(e.data.object);
+  const deleted = e.type === "product.deleted";
+  return {
+    kind: "sync_product",
+    product: { ...p, deleted, active: p.active && !deleted },
+    eventCreated: e.created,
+  };
+}
+
+function setupIntentCommand(e: { created: number; data: { object: Stripe.SetupIntent } }): Command {
+  return { kind: "sync_setup_intent", setupIntent: setupIntent(e.data.object), eventCreated: e.created };
+}
+
+function subscriptionCommand(e: {
+  type: string;
+  created: number;
+  data: { object: Stripe.Subscription };
+}): Command {
+  return {
+    kind: "sync_subscription",
+    subscription: subscription(e.data.object),
+    eventCreated: e.created,
+    trialWillEnd: e.type === "customer.subscription.trial_will_end",
+  };
+}
+
+function invoiceCommand(e: { type: string; created: number; data: { object: Stripe.Invoice } }): Command {
+  return {
+    kind: "sync_invoice",
+    invoice: invoice(e.data.object),
+    eventCreated: e.created,
+    paymentFailed: e.type === "invoice.payment_failed",
+  };
 }
 
 function payoutCommand(e: { account?: string; data: { object: Stripe.Payout } }): Command {

@@ -130,7 +130,8 @@ export interface DisputeView {
   balanceTransactions: Array<{ amount: number; fee: number; currency: string }>;
 }
 
-function read<S extends z.ZodType>(schema: S, obj: unknown, what: string): z.infer<S> {
+/** Parses a Stripe object with `schema`; a mismatch is `event_malformed` (terminal), naming the field. */
+export function read<S extends z.ZodType>(schema: S, obj: unknown, what: string): z.infer<S> {
   const parsed = schema.safeParse(obj);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import Stripe from "stripe";
-import { findUnstorableText, jsonDepth } from "../db/storable.js";
+import { findUnstorableText, jsonDepth, mayHoldUnstorableText, mayNestDeeperThan } from "../db/storable.js";
 
 export type VerifyFailure = "missing_signature" | "bad_signature" | "stale_timestamp" | "future_timestamp";
 
@@ -17,7 +17,8 @@ export interface Unusable {
 }
 
 export type Verified =
-  | { ok: true; event: Stripe.Event }
+  /** `text`: the body as UTF-8, decoded once here for the caller to store. */
+  | { ok: true; event: Stripe.Event; text: string }
   | { ok: "unusable"; unusable: Unusable }
   | { ok: false; reason: VerifyFailure };
 
@@ -58,6 +59,23 @@ export function verifyWebhook(
   return { ok: false, reason };
 }
 
+/**
+ * Whether a Stripe-Signature header could verify for some body: a `t=` within the tolerance, past
+ * or future, and a `v1=` of 64 lowercase hex digits (the only form the SDK's comparison with its
+ * HMAC can match), read as the SDK reads the header. No body is needed to tell, so a request
+ * whose header fails this can be refused before its body is read; one that passes must have its
+ * body read and verified to know.
+ */
+export function mayVerify(header: string | undefined, toleranceS: number, nowMs = Date.now()): boolean {
+  if (!header) return false;
+  const t = signedAt(header);
+  if (!Number.isFinite(t) || t < 0 || Math.abs(Math.floor(nowMs / 1000) - t) > toleranceS) return false;
+  return header.split(",").some((item) => {
+    const kv = item.split("=");
+    return kv[0] === "v1" && /^[0-9a-f]{64}$/.test(kv[1] ?? "");
+  });
+}
+
 /** The `t=` the SDK verified: it reads the header the same way (the last `t=` wins). */
 function signedAt(header: string): number {
   let t = -1;
@@ -84,7 +102,8 @@ export function parseEvent(raw: Buffer): Verified {
       livemode: typeof body?.livemode === "boolean" ? body.livemode : undefined,
     },
   });
-  if (jsonDepth(text) > MAX_EVENT_DEPTH) return usable(`nested deeper than ${MAX_EVENT_DEPTH} levels`);
+  if (mayNestDeeperThan(text, MAX_EVENT_DEPTH) && jsonDepth(text) > MAX_EVENT_DEPTH)
+    return usable(`nested deeper than ${MAX_EVENT_DEPTH} levels`);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -119,9 +138,10 @@ export function parseEvent(raw: Buffer): Verified {
     if (v !== undefined && v !== null && (typeof v !== "string" || v.length > 255))
       return usable(`${f} is not a short string`, e);
   }
-  const bad = findUnstorableText(e);
+  // The walk over every string runs only if the text has an escape that could make one unstorable.
+  const bad = mayHoldUnstorableText(text) ? findUnstorableText(e) : null;
   if (bad !== null) return usable(`text Postgres cannot store at ${bad.slice(0, 200)}`, e);
-  return { ok: true, event: body as Stripe.Event };
+  return { ok: true, event: body as Stripe.Event, text };
 }
 
 function usableId(id: unknown): string | undefined {

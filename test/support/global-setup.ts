@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { ADMIN_URL, dbUrl } from "./pg-urls.js";
+import { ADMIN_URL, appDbUrl, dbUrl } from "./pg-urls.js";
 
 /**
  * Migrates a template database once per run; each test file then clones it
@@ -19,9 +19,10 @@ export async function setup(): Promise<() => Promise<void>> {
     return Number.isFinite(started) && Date.now() - started > 3_600_000;
   });
   // Knex imports the .ts migrations with Node's own loader, so migrate through tsx, as everywhere else.
+  // As in production: migrations as the owner, the app (every test's) as the least-privileged role.
   execFileSync(process.execPath, ["--import", "tsx", "scripts/migrate.ts"], {
     cwd: new URL("../../", import.meta.url).pathname,
-    env: { ...process.env, DATABASE_URL: dbUrl(template) },
+    env: { ...process.env, DATABASE_OWNER_URL: dbUrl(template), DATABASE_URL: appDbUrl(template) },
     stdio: "inherit",
   });
   return () => dropWhere((name) => name.startsWith(`coffer_test_${runId}_`));

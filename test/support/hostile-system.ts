@@ -28,8 +28,15 @@ export interface WebUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startWeb(env: Record<string, string> = {}): Promise<WebUnderTest> {
-  const tdb = await createTestDb();
+/**
+ * `o.tdb`: a database the test already made (and seeded); it is the test's to drop, so `stop`
+ * leaves it.
+ */
+export async function startWeb(
+  env: Record<string, string> = {},
+  o: { tdb?: TestDb } = {},
+): Promise<WebUnderTest> {
+  const tdb = o.tdb ?? (await createTestDb());
   const standin: Standin = await startStandin({ webhookSecret: WEBHOOK_SECRET });
   const config = loadConfig({
     NODE_ENV: "test",
@@ -40,11 +47,20 @@ export async function startWeb(env: Record<string, string> = {}): Promise<WebUnd
     STRIPE_API_BASE: standin.url,
     QUEUE_PREFIX: `test-${randomUUID()}`,
     LOG_LEVEL: "info",
+    // Limits off: tests send many requests; test/rate-limit-*.test.ts turn them on.
     RATE_LIMIT_PER_MINUTE: "0",
+    WEBHOOK_REFUSALS_PER_MINUTE: "0",
     ...env,
   });
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", () => undefined);
+  // The limits count in Redis once it is ready and in memory before (src/http/limit-window.ts):
+  // a test's first requests must not be split between the two. Bounded, for the tests that
+  // point REDIS_URL at nothing.
+  await Promise.race([
+    new Promise((r) => (redis.status === "ready" ? r(undefined) : redis.once("ready", r))),
+    new Promise((r) => setTimeout(r, 3_000)),
+  ]);
   const queues = createQueues(redis, queueSettings(config));
   const lines: WebUnderTest["lines"] = [];
   const sink = new Writable({
@@ -57,6 +73,7 @@ export async function startWeb(env: Record<string, string> = {}): Promise<WebUnd
     config,
     db: tdb.db,
     queues,
+    redis,
     redisPing: () => redis.ping(),
     stripe: budgetedStripe(config, redis, standin.url),
     logger: pino({ level: "info" }, sink),
@@ -74,10 +91,14 @@ export async function startWeb(env: Record<string, string> = {}): Promise<WebUnd
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await standin.close();
-      for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
-      await closeQueues(queues);
+      const cleanQueues = async () => {
+        for (const q of Object.values(queues)) await q.obliterate({ force: true }).catch(() => undefined);
+        await closeQueues(queues);
+      };
+      // Bounded: with a Redis that is away (a test may point REDIS_URL at nothing) BullMQ waits forever.
+      await Promise.race([cleanQueues(), new Promise((r) => setTimeout(r, 10_000))]);
       redis.disconnect();
-      await tdb.drop();
+      if (!o.tdb) await tdb.drop();
     },
   };
 }

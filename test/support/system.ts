@@ -67,7 +67,9 @@ export async function startSystem(
     STRIPE_API_BASE: standin.url,
     QUEUE_PREFIX: `test-${randomUUID()}`,
     LOG_LEVEL: "info",
+    // Limits off: tests send many requests; test/rate-limit-*.test.ts turn them on.
     RATE_LIMIT_PER_MINUTE: "0",
+    WEBHOOK_REFUSALS_PER_MINUTE: "0",
     SWEEP_INTERVAL_MS: "300",
     SWEEP_AFTER_MS: "1500",
     JOB_BACKOFF_MS: "100",
@@ -78,7 +80,7 @@ export async function startSystem(
     ...o.env,
   };
   const config = loadConfig(env);
-  const redis = producerConnection(config.REDIS_URL);
+  const redis = producerConnection(config);
   redis.on("error", () => undefined);
   const queues = createQueues(redis, queueSettings(config));
   const logger = createLogger("silent");
@@ -88,6 +90,7 @@ export async function startSystem(
     config,
     db: tdb.db,
     queues,
+    redis,
     redisPing: () => redis.ping(),
     stripe,
     logger,

@@ -1,5 +1,6 @@
 import type { BalanceTxn } from "../../ledger/claims.js";
 import type { Tx } from "../knex.js";
+import { recordSettledPayments } from "./settling.js";
 
 /** The mirror of Stripe's balance transactions, their claims, and the stream's cursor. */
 
@@ -49,11 +50,13 @@ export async function saveLines(trx: Tx, lines: readonly StoredLine[]): Promise<
   await trx.raw(
     `INSERT INTO stripe_balance_transactions
        (id, type, reporting_category, source_id, amount_minor, fee_minor, net_minor, currency,
-        exchange_rate, status, created, available_on, match_group, unexplained)
+        exchange_rate, status, created, available_on, match_group, unexplained, payment_intent_id)
      SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[],
-                          ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
+                          ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[],
+                          ?::text[])
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, available_on = excluded.available_on,
-                                    unexplained = excluded.unexplained`,
+                                    unexplained = excluded.unexplained,
+                                    payment_intent_id = excluded.payment_intent_id`,
     [
       col("id"),
       col("type"),
@@ -69,15 +72,23 @@ export async function saveLines(trx: Tx, lines: readonly StoredLine[]): Promise<
       col("availableOn"),
       col("group"),
       col("unexplained"),
+      col("paymentIntentId"),
     ],
   );
   const ids = lines.flatMap((l) => l.claims.map(() => l.id));
   const keys = lines.flatMap((l) => l.claims);
-  if (keys.length === 0) return;
-  await trx.raw(
-    `INSERT INTO stripe_balance_transaction_claims (balance_transaction_id, ledger_key)
-     SELECT * FROM unnest(?::text[], ?::text[]) ON CONFLICT DO NOTHING`,
-    [ids, keys],
+  if (keys.length > 0) {
+    await trx.raw(
+      `INSERT INTO stripe_balance_transaction_claims (balance_transaction_id, ledger_key)
+       SELECT * FROM unnest(?::text[], ?::text[]) ON CONFLICT DO NOTHING`,
+      [ids, keys],
+    );
+  }
+  // In the same transaction as the lines: the settling metric's index must never call a credit
+  // settled that the rule does not (src/db/stores/settling.ts).
+  await recordSettledPayments(
+    trx,
+    lines.map((l) => l.id),
   );
 }
 
@@ -119,4 +130,94 @@ export async function withdrawalsByTransfer(
     [[...transferIds]],
   );
   return new Map(rows.map((r) => [r.transfer_id, r.id]));
+}
+
+/** A line Coffer holds as pending whose `available_on` has come: Stripe must be asked again. */
+export interface DueLine {
+  id: string;
+  type: string;
+  created: number;
+}
+
+/**
+ * Pending lines whose `available_on` is at or before `now` and that were not read since it came
+ * (or, when Stripe still showed them pending, not for `backoffS`), newest first, at most `limit`.
+ * The partial index on pending lines keeps this off the settled ones.
+ */
+export async function dueLines(trx: Tx, now: number, limit: number, backoffS: number): Promise<DueLine[]> {
+  const { rows } = await trx.raw<{ rows: DueLine[] }>(
+    `SELECT id, type, created FROM stripe_balance_transactions
+      WHERE status = 'pending' AND available_on <= ?
+        AND coalesce(checked_at, 0) < greatest(available_on, ?)
+      ORDER BY created DESC, id DESC LIMIT ?`,
+    [now, now - backoffS, limit],
+  );
+  return rows;
+}
+
+/**
+ * What Stripe says now of lines already mirrored (status and `available_on`, the two fields it
+ * changes), with the moment they were read. Lines not mirrored yet are left to the stream, which
+ * stores them with their claims.
+ */
+export async function refreshLines(
+  trx: Tx,
+  lines: ReadonlyArray<{ id: string; status: string; availableOn: number }>,
+  checkedAt: number,
+): Promise<number> {
+  if (lines.length === 0) return 0;
+  // One transaction with the top-ups' `settled_at` (saveLines says why); a savepoint when the
+  // caller already holds one.
+  return trx.transaction(async (t) => {
+    const result = await t.raw<{ rowCount: number }>(
+      `UPDATE stripe_balance_transactions bt
+          SET status = u.status, available_on = u.available_on, checked_at = ?
+         FROM unnest(?::text[], ?::text[], ?::bigint[]) AS u(id, status, available_on)
+        WHERE bt.id = u.id`,
+      [checkedAt, lines.map((l) => l.id), lines.map((l) => l.status), lines.map((l) => l.availableOn)],
+    );
+    await recordSettledPayments(
+      t,
+      lines.map((l) => l.id),
+    );
+    return result.rowCount;
+  });
+}
+
+/**
+ * Charge lines of a PaymentIntent that the stream could not explain when it read them: the
+ * invoice's payment was not known yet. Returned as the stream stored them, with what it took from
+ * Stripe, for the rule to be applied again now that it is (reconcile-reclaim.ts).
+ */
+export async function unexplainedLinesOf(trx: Tx, piId: string): Promise<StoredLine[]> {
+  const { rows } = await trx.raw<{ rows: Array<Record<string, string | null>> }>(
+    `SELECT id, type, reporting_category, source_id, amount_minor, fee_minor, net_minor, currency,
+            exchange_rate, status, created, available_on, match_group
+       FROM stripe_balance_transactions
+      WHERE payment_intent_id = ? AND unexplained IS NOT NULL
+      FOR UPDATE`,
+    [piId],
+  );
+  return rows.map((r) => ({
+    id: r.id!,
+    type: r.type!,
+    reportingCategory: r.reporting_category!,
+    sourceId: r.source_id ?? null,
+    amountMinor: Number(r.amount_minor),
+    feeMinor: Number(r.fee_minor),
+    netMinor: Number(r.net_minor),
+    currency: r.currency as StoredLine["currency"],
+    exchangeRate: r.exchange_rate === null ? null : Number(r.exchange_rate),
+    paymentIntentId: piId,
+    withdrawalId: null,
+    paymentIsTopUp: false,
+    invoiceId: null,
+    beforeBooks: false,
+    status: r.status!,
+    created: Number(r.created),
+    availableOn: Number(r.available_on),
+    group: r.match_group!,
+    unexplained: null,
+    claims: [],
+  }));
 }

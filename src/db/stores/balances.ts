@@ -1,5 +1,6 @@
-import { settlingAt } from "../../ledger/settling.js";
+import { settlingMinor } from "../../ledger/settling.js";
 import type { Tx } from "../knex.js";
+import { prepared, type Statement } from "../prepared.js";
 import { unsettledCredits } from "./settling.js";
 
 export interface BalanceRow {
@@ -74,29 +75,80 @@ export async function setPending(
   );
 }
 
+/**
+ * Locks the balance rows that exist among these, in the global order (as lockBalances does), and
+ * creates none: a group commit (src/db/group-commit.ts) takes its batch's locks up front from
+ * what each job declares, before any job has checked that its wallet is real. A wallet's first
+ * posting then creates and locks its row itself.
+ */
+export async function lockExistingBalances(
+  trx: Tx,
+  pairs: ReadonlyArray<{ userId: string; currency: string }>,
+): Promise<void> {
+  await prepared(trx, LOCK_EXISTING, [pairs.map((p) => p.userId), pairs.map((p) => p.currency)]);
+}
+
+const LOCK_EXISTING: Statement = {
+  name: "coffer_lock_existing_balances",
+  text: `SELECT 1 FROM user_wallet_balances
+          WHERE (user_id, currency) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          ORDER BY user_id COLLATE "C", currency COLLATE "C"
+          FOR NO KEY UPDATE`,
+};
+
+/**
+ * Sets the wallet's `pending_minor` memo to its uncaptured authorizations, creating the row (and
+ * so locking it) if need be, in one prepared statement (src/db/prepared.ts): every credit runs it.
+ * A row already right is locked and left alone, so its version (the ETag) does not move.
+ */
+export async function refreshPendingMinor(trx: Tx, userId: string, currency: string): Promise<void> {
+  await prepared(trx, REFRESH_PENDING, [userId, currency]);
+}
+
+const REFRESH_PENDING: Statement = {
+  name: "coffer_refresh_pending",
+  text: `INSERT INTO user_wallet_balances AS b (user_id, currency, pending_minor)
+         SELECT $1, $2, coalesce(sum(amount_capturable_minor), 0)::bigint FROM payment_transactions
+          WHERE user_id = $1 AND currency = $2 AND status = 'requires_capture'
+         ON CONFLICT (user_id, currency) DO UPDATE
+            SET pending_minor = EXCLUDED.pending_minor, version = b.version + 1, updated_at = now()
+          WHERE b.pending_minor <> EXCLUDED.pending_minor`,
+};
+
+/** Whether the user's wallet has ever held `currency` (a balance row exists, even at zero). */
+export async function hasBalanceRow(trx: Tx, userId: string, currency: string): Promise<boolean> {
+  const row = await trx("user_wallet_balances").where({ user_id: userId, currency }).first("currency");
+  return row !== undefined;
+}
+
+/** One currency in which the user's available balance is below zero, or null if none is. */
+export async function negativeCurrency(trx: Tx, userId: string): Promise<string | null> {
+  const row = await trx("user_wallet_balances")
+    .where({ user_id: userId })
+    .where("available_minor", "<", 0)
+    .first("currency");
+  return (row?.currency as string | undefined) ?? null;
+}
+
 /** A balance as the wallet shows it: with the part of available that Stripe still holds as pending. */
 export interface WalletBalance extends BalanceRow {
   settling_minor: number;
 }
 
 /**
- * The user's balances, with `settling_minor` worked out against `now` (unix seconds) at read
- * time: funds settle by the clock alone, and the wallet's ETag (a hash of the body) changes
- * with them.
+ * The user's balances, with `settling_minor` read beside them: it falls as the balance stream
+ * stores Stripe's word that card funds are available, and the wallet's ETag (a hash of the body)
+ * changes with it.
  */
-export async function getBalances(
-  trx: Tx,
-  userId: string,
-  now = Math.floor(Date.now() / 1000),
-): Promise<WalletBalance[]> {
+export async function getBalances(trx: Tx, userId: string): Promise<WalletBalance[]> {
   const rows: BalanceRow[] = await trx("user_wallet_balances")
     .select("user_id", "currency", "available_minor", "pending_minor", "held_minor", "version")
     .where({ user_id: userId })
     .orderBy("currency");
-  const unsettled = rows.length === 0 ? new Map() : await unsettledCredits(trx, userId, now);
+  const unsettled = rows.length === 0 ? new Map() : await unsettledCredits(trx, userId);
   return rows.map((r) => ({
     ...r,
-    settling_minor: settlingAt(r.available_minor, unsettled.get(r.currency) ?? [], now),
+    settling_minor: settlingMinor(r.available_minor, unsettled.get(r.currency) ?? []),
   }));
 }
 

@@ -1,5 +1,5 @@
-import type pg from "pg";
 import type { Db, Tx } from "../knex.js";
+import { prepared, type Statement } from "../prepared.js";
 
 export const EVENT_STATUSES = [
   "received",
@@ -51,31 +51,29 @@ export interface NewEvent {
  * next: if that add fails, the sweeper finds the row by its age.
  */
 export async function insertEvent(db: Db, e: NewEvent): Promise<boolean> {
-  // The webhook's one hot statement goes straight to a pooled pg client: knex's query
-  // building costs as much here as the rest of the request (see scripts/bench.ts).
-  const conn = (await db.client.acquireConnection()) as pg.PoolClient;
-  try {
-    const { rowCount } = await conn.query(INSERT_EVENT, [
-      e.id,
-      e.type,
-      e.livemode,
-      e.apiVersion,
-      e.account,
-      e.created,
-      e.rawPayload,
-      e.status,
-      e.receivedVia,
-    ]);
-    return rowCount === 1;
-  } finally {
-    await db.client.releaseConnection(conn);
-  }
+  // The webhook's one hot statement, prepared: knex's query building costs as much here as the
+  // rest of the request (see src/db/prepared.ts).
+  const { rowCount } = await prepared(db, INSERT_EVENT, [
+    e.id,
+    e.type,
+    e.livemode,
+    e.apiVersion,
+    e.account,
+    e.created,
+    e.rawPayload,
+    e.status,
+    e.receivedVia,
+  ]);
+  return rowCount === 1;
 }
 
-const INSERT_EVENT = `INSERT INTO stripe_webhook_events
+const INSERT_EVENT: Statement = {
+  name: "coffer_insert_event",
+  text: `INSERT INTO stripe_webhook_events
   (id, type, livemode, api_version, account, stripe_created, payload, status, received_via, enqueued_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, CASE WHEN $8 = 'enqueued' THEN now() END)
-  ON CONFLICT (id) DO NOTHING`;
+  ON CONFLICT (id) DO NOTHING`,
+};
 
 export interface UnusableEvent {
   id: string;
@@ -102,15 +100,37 @@ export async function insertUnusableEvent(db: Db, e: UnusableEvent): Promise<boo
 }
 
 /**
- * Whether the stored event with this id has exactly this raw text: a redelivery of the same
- * event does, while a different body under a seen id (a bug, or someone holding the secret)
- * does not and must change nothing. `pending_webhooks` is left out: it counts the deliveries
- * still to go, so Stripe's own retries of one event differ there.
+ * The fields that make an event what it is, as jsonb paths: Stripe's Event object says the
+ * contents of `data` never change, and the rest of these are fixed when the event is created.
+ * Everything else in the envelope is left out, because Stripe fills it per copy: a retry counts
+ * down `pending_webhooks`, and a copy the reconciliation heal listed from GET /v1/events may
+ * differ from the later delivery in `pending_webhooks`, `request` or `context`. Comparing those
+ * would alert on every healed event Stripe still delivers. A field absent on one side and null
+ * on the other compares equal (`#>` gives NULL, which jsonb_build_array keeps as null).
+ */
+const EVENT_IDENTITY = [
+  "{id}",
+  "{type}",
+  "{created}",
+  "{livemode}",
+  "{api_version}",
+  "{account}",
+  "{data,object}",
+  "{data,previous_attributes}",
+] as const;
+const identityOf = (payload: string) =>
+  `jsonb_build_array(${EVENT_IDENTITY.map((path) => `${payload} #> '${path}'`).join(", ")})`;
+
+/**
+ * Whether the stored event with this id is the same event as this raw text (EVENT_IDENTITY):
+ * a redelivery of the same event is, while a different body under a seen id (a bug, or someone
+ * holding the secret) is not and must change nothing.
  */
 export async function samePayload(db: Db, id: string, rawPayload: string): Promise<boolean> {
   const { rows } = await db.raw<{ rows: Array<{ same: boolean }> }>(
-    `SELECT payload IS NOT NULL AND payload - 'pending_webhooks' = ?::jsonb - 'pending_webhooks' AS same
-       FROM stripe_webhook_events WHERE id = ?`,
+    `SELECT e.payload IS NOT NULL AND ${identityOf("e.payload")} = ${identityOf("i.payload")} AS same
+       FROM stripe_webhook_events e, (SELECT ?::jsonb AS payload) i
+      WHERE e.id = ?`,
     [rawPayload, id],
   );
   return rows[0]?.same ?? false;
@@ -139,27 +159,47 @@ export async function markNotEnqueued(trx: Tx, id: string, error: string): Promi
     .update({ status: "received", enqueued_at: null, last_error: error });
 }
 
-/** Claims an event for a job attempt; returns null when it is already terminal (a duplicate job). */
-export async function startProcessing(trx: Tx, id: string): Promise<EventRow | null> {
-  const { rows } = await trx.raw<{ rows: EventRow[] }>(
-    `UPDATE stripe_webhook_events SET status = 'processing', attempts = attempts + 1
-      WHERE id = ? AND status NOT IN ('processed', 'failed', 'ignored') RETURNING *`,
-    [id],
-  );
+/** What a job attempt needs of its event row. */
+export type ClaimedEvent = Pick<
+  EventRow,
+  "id" | "type" | "payload" | "received_at" | "stripe_created" | "attempts"
+>;
+
+/**
+ * Claims an event for a job attempt (`processing`, attempts+1); returns null when it is already
+ * terminal (a duplicate job). One of the two statements every event job runs outside its
+ * flow's transaction, so it is a prepared statement (src/db/prepared.ts).
+ */
+export async function startProcessing(trx: Tx, id: string): Promise<ClaimedEvent | null> {
+  const { rows } = await prepared<ClaimedEvent>(trx, CLAIM_EVENT, [id]);
   return rows[0] ?? null;
 }
 
+const CLAIM_EVENT: Statement = {
+  name: "coffer_claim_event",
+  text: `UPDATE stripe_webhook_events SET status = 'processing', attempts = attempts + 1
+          WHERE id = $1 AND status NOT IN ('processed', 'failed', 'ignored')
+      RETURNING id, type, payload, received_at, stripe_created, attempts`,
+};
+
+/**
+ * The event's final status. Called inside a flow's own transaction (group commit: the event is
+ * `processed` exactly when its posting commits), or on its own after the flow.
+ */
 export async function finishEvent(
   trx: Tx,
   id: string,
   outcome: "processed" | "failed",
   lastError: string | null,
 ): Promise<void> {
-  await trx("stripe_webhook_events")
-    .where({ id })
-    .whereNotIn("status", TERMINAL_STATUSES)
-    .update({ status: outcome, last_error: lastError, processed_at: trx.fn.now() });
+  await prepared(trx, FINISH_EVENT, [id, outcome, lastError]);
 }
+
+const FINISH_EVENT: Statement = {
+  name: "coffer_finish_event",
+  text: `UPDATE stripe_webhook_events SET status = $2, last_error = $3, processed_at = clock_timestamp()
+          WHERE id = $1 AND status NOT IN ('processed', 'failed', 'ignored')`,
+};
 
 /** A transient failure with retries left: the job will run again, so the event stays open. */
 export async function noteRetry(trx: Tx, id: string, error: string): Promise<void> {

@@ -53,13 +53,3 @@ export async function listEntries(trx: Tx, f: EntryFilter): Promise<{ data: Entr
   const rows: EntryRow[] = await q;
   return { data: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
 }
-
-/** Sum of a platform account's entries; Stripe's holdings are minus the `stripe` account's balance. */
-export async function platformBalance(trx: Tx, account: string, currency: string): Promise<number> {
-  const { rows } = await trx.raw<{ rows: Array<{ sum: number }> }>(
-    `SELECT coalesce(sum(amount_minor), 0)::bigint AS sum FROM wallet_ledger
-      WHERE account = ? AND currency = ? AND user_id IS NULL`,
-    [account, currency],
-  );
-  return rows[0]?.sum ?? 0;
-}

@@ -4,12 +4,11 @@ import {
   DomainError,
   postingHash,
   toEntries,
-  touchedUserBalances,
   userDeltas,
   type Posting,
 } from "../../ledger/index.js";
 import type { Tx } from "../knex.js";
-import { applyBalanceDelta, balanceKey, lockBalances } from "./balances.js";
+import { prepared, type Statement } from "../prepared.js";
 
 export interface PostResult {
   transactionId: number;
@@ -19,9 +18,9 @@ export interface PostResult {
 
 /**
  * Writes one posting: its transaction row, its entries and the balance cache,
- * all inside the caller's database transaction.
- *
- * Order of work, and why:
+ * all inside the caller's database transaction, in one round trip to
+ * `coffer_post_posting` (migrations/20261203000400_post_posting_function.ts),
+ * which works in this order, and why:
  * 1. Lock the user balance rows first, in the global order (balances.ts), so two
  *    postings for one wallet serialize instead of losing an update.
  * 2. Look the key up only after the locks: a concurrent poster of the same key
@@ -29,6 +28,9 @@ export interface PostResult {
  * 3. Check funds before inserting anything, so a refusal writes nothing.
  * 4. `ON CONFLICT DO NOTHING` on the key still guards postings with no user
  *    account (fees), where no balance lock serializes the two writers.
+ * What the entries are, their hash and the net change per wallet are worked out here, by the
+ * pure domain; the function only stores them. A refusal comes back as an outcome and is thrown
+ * here, so the caller's transaction is still usable after it (nothing was written).
  */
 export async function postPosting(
   trx: Tx,
@@ -37,48 +39,38 @@ export async function postPosting(
 ): Promise<PostResult> {
   const entries = toEntries(posting);
   const hash = postingHash(posting, entries);
-  const locked = await lockBalances(trx, touchedUserBalances(entries));
-
-  const existing = await findByKey(trx, posting.key);
-  if (existing) return sameOrConflict(posting, hash, existing);
-
   const deltas = [...userDeltas(entries).values()];
-  if (posting.userInitiated) {
-    for (const d of deltas) {
-      const row = locked.get(balanceKey(d.userId, d.currency));
-      if (!row || row.available_minor + d.available < 0) {
-        throw new DomainError("insufficient_funds", "the available balance does not cover this amount", {
-          currency: d.currency,
-        });
-      }
-    }
+  const { rows } = await prepared<{ transaction_id: number | null; outcome: string }>(trx, POST_POSTING, [
+    posting.key,
+    hash,
+    posting.kind,
+    posting.sourceId,
+    ctx.eventId ?? null,
+    entries[0]!.currency,
+    entries.map((e) => accountName(e.account)),
+    entries.map((e) => accountUserId(e.account)),
+    entries.map((e) => e.amountMinor),
+    deltas.map((d) => d.userId),
+    deltas.map((d) => d.available),
+    deltas.map((d) => d.held),
+    posting.userInitiated,
+  ]);
+  const { transaction_id: transactionId, outcome } = rows[0]!;
+  if (outcome === "insufficient_funds") {
+    const short = deltas.find((d) => d.available < 0) ?? deltas[0];
+    throw new DomainError("insufficient_funds", "the available balance does not cover this amount", {
+      currency: short?.currency ?? entries[0]!.currency,
+    });
   }
-
-  const currency = entries[0]!.currency;
-  const inserted = await trx.raw<{ rows: Array<{ id: number }> }>(
-    `INSERT INTO wallet_ledger_transactions (idempotency_key, input_hash, kind, source_id, event_id, currency)
-     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-    [posting.key, hash, posting.kind, posting.sourceId, ctx.eventId ?? null, currency],
-  );
-  const transactionId = inserted.rows[0]?.id;
-  if (transactionId === undefined) {
-    const winner = await findByKey(trx, posting.key);
-    if (!winner) throw new Error(`posting ${posting.key} conflicted but cannot be read`);
-    return sameOrConflict(posting, hash, winner);
-  }
-
-  await trx("wallet_ledger").insert(
-    entries.map((e) => ({
-      transaction_id: transactionId,
-      account: accountName(e.account),
-      user_id: accountUserId(e.account),
-      currency: e.currency,
-      amount_minor: e.amountMinor,
-    })),
-  );
-  for (const d of deltas) await applyBalanceDelta(trx, d);
-  return { transactionId, applied: true };
+  if (outcome === "conflict") throw conflict(posting);
+  return { transactionId: transactionId!, applied: outcome === "applied" };
 }
+
+const POST_POSTING: Statement = {
+  name: "coffer_post_posting",
+  text: `SELECT transaction_id, outcome FROM coffer_post_posting(
+    $1, $2, $3, $4, $5, $6, $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13)`,
+};
 
 interface KeyRow {
   id: number;
@@ -89,18 +81,14 @@ async function findByKey(trx: Tx, key: string): Promise<KeyRow | undefined> {
   return trx("wallet_ledger_transactions").select("id", "input_hash").where({ idempotency_key: key }).first();
 }
 
-function sameOrConflict(posting: Posting, hash: string, row: KeyRow): PostResult {
-  if (row.input_hash !== hash) {
-    throw new DomainError(
-      "ledger_idempotency_conflict",
-      `posting ${posting.key} was already made with other amounts`,
-      {
-        key: posting.key,
-      },
-    );
-  }
-  return { transactionId: row.id, applied: false };
-}
+const conflict = (posting: Posting) =>
+  new DomainError(
+    "ledger_idempotency_conflict",
+    `posting ${posting.key} was already made with other amounts`,
+    {
+      key: posting.key,
+    },
+  );
 
 /** Whether a money movement has been booked; e.g. a refund is reversed only if it was debited. */
 export async function isPosted(trx: Tx, key: string): Promise<boolean> {

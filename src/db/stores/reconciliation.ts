@@ -181,13 +181,29 @@ export async function listDiscrepancies(
   return { data: rows.slice(0, f.limit), hasMore: rows.length > f.limit };
 }
 
-/** Per currency: the platform accounts the balance check reads. */
+/**
+ * Per currency: the platform accounts the balance check reads, as the books stood at a cut:
+ * postings stamped before `before` (the database's clock), less those of `excludeKeys` (what
+ * Stripe's lines after the cut claim, taken off Stripe's side too). A posting's transaction
+ * stamps it when it starts, so one still committing at `before` is counted: its line came first.
+ */
 export async function ledgerPositions(
   trx: Tx,
+  asOf: { before: Date; excludeKeys: readonly string[] },
 ): Promise<Map<string, { stripe: number; opening: number; fx: number }>> {
   const { rows } = await trx.raw<{ rows: Array<{ currency: string; account: string; balance: number }> }>(
-    `SELECT currency, account, sum(amount_minor)::bigint AS balance FROM wallet_ledger
-      WHERE user_id IS NULL AND account IN ('stripe', 'opening_balance', 'fx') GROUP BY currency, account`,
+    // The excluded postings are few and found by key; taking them off beside the one scan keeps
+    // the scan free of a per-entry lookup.
+    `SELECT currency, account, sum(amount)::bigint AS balance FROM (
+       SELECT currency, account, amount_minor AS amount FROM wallet_ledger
+        WHERE user_id IS NULL AND account IN ('stripe', 'opening_balance', 'fx') AND created_at < ?
+       UNION ALL
+       SELECT e.currency, e.account, -e.amount_minor FROM wallet_ledger_transactions t
+         JOIN wallet_ledger e ON e.transaction_id = t.id
+        WHERE t.idempotency_key = ANY(?::text[]) AND e.user_id IS NULL
+          AND e.account IN ('stripe', 'opening_balance', 'fx') AND e.created_at < ?) books
+      GROUP BY currency, account`,
+    [asOf.before, [...asOf.excludeKeys], asOf.before],
   );
   const out = new Map<string, { stripe: number; opening: number; fx: number }>();
   for (const r of rows) {
@@ -198,6 +214,12 @@ export async function ledgerPositions(
     out.set(r.currency, p);
   }
   return out;
+}
+
+/** The database's clock, which stamps postings: a cut on postings is read from it, not the worker's. */
+export async function databaseNow(trx: Tx): Promise<Date> {
+  const { rows } = await trx.raw<{ rows: Array<{ now: Date }> }>(`SELECT clock_timestamp() AS now`);
+  return rows[0]!.now;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Tx } from "../knex.js";
+import { prepared, type Statement } from "../prepared.js";
 
 /**
  * `payment_transactions`: one row per top-up (and one per PaymentIntent Stripe
@@ -124,20 +125,45 @@ export async function lockForPaymentIntent(
   piId: string,
   topUpId: string | undefined,
 ): Promise<PaymentIntentRow> {
-  const byPi = await trx<TopUpRow>("payment_transactions")
-    .where({ payment_intent_id: piId })
-    .forUpdate()
-    .first();
+  // Prepared (src/db/prepared.ts): every credit runs these.
+  const byPi = (await prepared<TopUpRow>(trx, LOCK_BY_PI, [piId])).rows[0];
   if (byPi || !topUpId) return { kind: "found", row: byPi };
-  const named = await trx<TopUpRow>("payment_transactions")
-    .where({ id: topUpId, purpose: "wallet_top_up" })
-    .forUpdate()
-    .first();
+  const named = (await prepared<TopUpRow>(trx, LOCK_NAMED_TOP_UP, [topUpId])).rows[0];
   if (named?.payment_intent_id && named.payment_intent_id !== piId) {
     return { kind: "bound_elsewhere", row: named };
   }
   return { kind: "found", row: named };
 }
+
+const LOCK_BY_PI: Statement = {
+  name: "coffer_lock_top_up_by_pi",
+  text: `SELECT * FROM payment_transactions WHERE payment_intent_id = $1 FOR UPDATE`,
+};
+const LOCK_NAMED_TOP_UP: Statement = {
+  name: "coffer_lock_top_up_named",
+  text: `SELECT * FROM payment_transactions WHERE id = $1 AND purpose = 'wallet_top_up' FOR UPDATE`,
+};
+
+/**
+ * Locks the rows of many PaymentIntents at once, by PaymentIntent id or by the top-up id their
+ * metadata names, in one order (the row id, C collation): a group commit (src/db/group-commit.ts)
+ * takes these before any balance row, as every single-payment flow does, so that a batch and a
+ * refund of one of its payments cannot wait on each other.
+ */
+export async function lockPaymentRows(
+  trx: Tx,
+  piIds: readonly string[],
+  topUpIds: readonly string[],
+): Promise<void> {
+  await prepared(trx, LOCK_PAYMENT_ROWS, [piIds, topUpIds]);
+}
+
+const LOCK_PAYMENT_ROWS: Statement = {
+  name: "coffer_lock_payment_rows",
+  text: `SELECT 1 FROM payment_transactions
+          WHERE payment_intent_id = ANY($1::text[]) OR id = ANY($2::text[])
+          ORDER BY id COLLATE "C" FOR UPDATE`,
+};
 
 /** The row of a PaymentIntent already recorded, locked (refunds and disputes of a credited payment). */
 export async function lockByPaymentIntent(trx: Tx, piId: string): Promise<TopUpRow | undefined> {
@@ -168,6 +194,37 @@ export async function updateTopUp(trx: Tx, id: string, patch: Partial<TopUpRow>)
     .where({ id })
     .update({ ...patch, updated_at: trx.fn.now() });
 }
+
+/** A credited payment's row (the one update every credit makes), as a prepared statement. */
+export async function recordSucceeded(
+  trx: Tx,
+  id: string,
+  r: {
+    paymentIntentId: string;
+    amountReceivedMinor: number;
+    chargeId: string | null;
+    settlementCurrency: string | null;
+    eventId: string;
+  },
+): Promise<void> {
+  await prepared(trx, RECORD_SUCCEEDED, [
+    id,
+    r.paymentIntentId,
+    r.amountReceivedMinor,
+    r.chargeId,
+    r.settlementCurrency,
+    r.eventId,
+  ]);
+}
+
+const RECORD_SUCCEEDED: Statement = {
+  name: "coffer_top_up_succeeded",
+  text: `UPDATE payment_transactions
+            SET status = 'succeeded', payment_intent_id = $2, amount_received_minor = $3,
+                amount_capturable_minor = 0, charge_id = $4, settlement_currency = $5, event_id = $6,
+                updated_at = now()
+          WHERE id = $1`,
+};
 
 /** Sum of uncaptured authorizations: the wallet's `pending_minor` memo. */
 export async function capturableSum(trx: Tx, userId: string, currency: string): Promise<number> {

@@ -23,7 +23,6 @@ export interface WithdrawalRow {
   connected_account_id: string | null;
   transfer_id: string | null;
   payout_id: string | null;
-  reversal_id: string | null;
   idempotency_key: string | null;
   reason: string | null;
   last_error: string | null;

@@ -1,151 +1,149 @@
 import type Router from "@koa/router";
-import { listAudit } from "../../db/stores/audit.js";
-import { getBalances } from "../../db/stores/balances.js";
-import { listEntries } from "../../db/stores/ledger-entries.js";
-import { adminSummary } from "../../db/stores/summary.js";
+import { z } from "zod";
 import { EVENT_STATUSES, listEvents } from "../../db/stores/events.js";
-import { checkInvariants } from "../../db/stores/ledger-checks.js";
-import { userExists } from "../../db/stores/users.js";
-import { listWithdrawals, WITHDRAWAL_STATUSES } from "../../db/stores/withdrawals.js";
-import { replayEvent } from "../../flows/replay-event.js";
-import { approveWithdrawal, rejectWithdrawal } from "../../flows/withdrawal-admin.js";
+import { WITHDRAWAL_STATUSES, listWithdrawals } from "../../db/stores/withdrawals.js";
+import { replayEvent as replayFlow } from "../../flows/replay-event.js";
+import {
+  approveWithdrawal as approveFlow,
+  rejectWithdrawal as rejectFlow,
+} from "../../flows/withdrawal-admin.js";
 import { enqueueWithdrawal } from "../../queue/enqueue.js";
 import { callerOf } from "../auth.js";
-import { readJsonBody } from "../body.js";
 import type { AppDeps } from "../deps.js";
-import { httpError } from "../errors.js";
 import { flowDeps } from "../flow-deps.js";
-import { presentBalance, presentEntry, presentWithdrawalForAdmin } from "../present.js";
-import { objectWithOnly, pageParams } from "../validate.js";
-import { parseEntryId } from "./wallet.js";
+import { operation, route } from "../openapi/operation.js";
+import { AdminEvent, ReplayedEvent, presentEvent } from "../present-admin.js";
+import { AdminWithdrawal, list, presentWithdrawalForAdmin } from "../present.js";
+import { limitPerCaller } from "../rate-limit.js";
+import { codedAs, pageQuery, toPage } from "../validate.js";
+import { adminViewRoutes } from "./admin-views.js";
+
+const reason = codedAs(
+  z.string().max(1000).trim().min(1).meta({ description: "Why; kept in the audit log" }),
+  "invalid_field",
+  "reason must be a non-empty string of at most 1000 characters",
+);
+const statusOf = (statuses: readonly [string, ...string[]]) =>
+  codedAs(
+    z.enum(statuses).meta({ description: "Only those in this status" }),
+    "invalid_field",
+    `status must be one of ${statuses.join(", ")}`,
+  ).optional();
+
+export const adminListWithdrawals = operation({
+  method: "get",
+  path: "/admin/withdrawals",
+  operationId: "adminListWithdrawals",
+  summary: "Every user's withdrawals, newest first, by status",
+  security: "admin",
+  query: z.strictObject({ ...pageQuery, status: statusOf(WITHDRAWAL_STATUSES) }),
+  responses: { 200: { description: "A page of withdrawals", body: list(AdminWithdrawal) } },
+  errors: [400],
+});
+
+export const approveWithdrawal = operation({
+  method: "post",
+  path: "/admin/withdrawals/{id}/approve",
+  operationId: "approveWithdrawal",
+  summary:
+    "Approve a pending_review withdrawal: the worker transfers and pays it out; refused (409) while the user's wallet is negative or a dispute of theirs is open or appealed; audited",
+  security: "admin",
+  params: { id: "The withdrawal's id" },
+  body: z.strictObject({ reason: reason.optional() }),
+  responses: { 200: { description: "Approved", body: AdminWithdrawal } },
+  errors: [404, 409, 429],
+});
+
+export const rejectWithdrawal = operation({
+  method: "post",
+  path: "/admin/withdrawals/{id}/reject",
+  operationId: "rejectWithdrawal",
+  summary: "Reject a pending_review withdrawal with a reason; the hold is released; audited",
+  security: "admin",
+  params: { id: "The withdrawal's id" },
+  body: z.strictObject({ reason }),
+  responses: { 200: { description: "Rejected", body: AdminWithdrawal } },
+  errors: [404, 409, 429],
+});
+
+export const adminListEvents = operation({
+  method: "get",
+  path: "/admin/events",
+  operationId: "adminListEvents",
+  summary: "Stored Stripe events, newest first, by status",
+  security: "admin",
+  query: z.strictObject({ ...pageQuery, status: statusOf(EVENT_STATUSES) }),
+  responses: { 200: { description: "A page of events", body: list(AdminEvent) } },
+  errors: [400],
+});
+
+export const replayEvent = operation({
+  method: "post",
+  path: "/admin/events/{id}/replay",
+  operationId: "replayEvent",
+  summary:
+    "Re-open a failed (or ignored) event and enqueue it again; audited. Applying an event twice moves no money twice.",
+  security: "admin",
+  params: { id: "The Stripe event's id (`evt_…`)" },
+  body: z.strictObject({ reason: reason.optional() }),
+  responses: { 200: { description: "Re-opened and enqueued", body: ReplayedEvent } },
+  errors: [404, 409, 429],
+});
 
 /** Admin routes (JWT with role=admin). Every decision is written to the audit log with its actor. */
 export function adminRoutes(router: Router, deps: AppDeps): void {
-  router.get("/admin/withdrawals", async (ctx) => {
-    const query = ctx.query as Record<string, unknown>;
-    const page = pageParams(query, ["status"]);
-    const status = query.status;
-    if (status !== undefined && !WITHDRAWAL_STATUSES.includes(status as never)) {
-      throw httpError("invalid_field", `status must be one of ${WITHDRAWAL_STATUSES.join(", ")}`, {
-        param: "status",
-      });
-    }
+  route(router, adminListWithdrawals, async (ctx, { query }) => {
     const { data, hasMore } = await listWithdrawals(deps.db, {
-      ...page,
-      ...(typeof status === "string" && { status }),
+      ...toPage(query),
+      ...(query.status !== undefined && { status: query.status }),
     });
     ctx.body = { data: data.map(presentWithdrawalForAdmin), has_more: hasMore };
   });
 
-  router.post("/admin/withdrawals/:id/approve", async (ctx) => {
-    const body = objectWithOnly(await readJsonBody(ctx), ["reason"]);
-    const reason = optionalReason(body.reason);
-    const wd = await approveWithdrawal(
+  route(router, approveWithdrawal, limitPerCaller, async (ctx, { params, body }) => {
+    const wd = await approveFlow(
       flowDeps(deps, ctx),
       {
-        withdrawalId: ctx.params.id!,
+        withdrawalId: params.id!,
         actor: callerOf(ctx).userId,
         requestId: ctx.state.requestId as string,
-        ...(reason && { reason }),
+        ...(body.reason && { reason: body.reason }),
       },
       (id) => enqueueWithdrawal(deps.queues, id),
     );
     ctx.body = presentWithdrawalForAdmin(wd);
   });
 
-  router.post("/admin/withdrawals/:id/reject", async (ctx) => {
-    const body = objectWithOnly(await readJsonBody(ctx), ["reason"]);
-    const reason = optionalReason(body.reason);
-    if (!reason) throw httpError("field_required", "a rejection needs a reason", { param: "reason" });
-    const wd = await rejectWithdrawal(flowDeps(deps, ctx), {
-      withdrawalId: ctx.params.id!,
+  route(router, rejectWithdrawal, limitPerCaller, async (ctx, { params, body }) => {
+    const wd = await rejectFlow(flowDeps(deps, ctx), {
+      withdrawalId: params.id!,
       actor: callerOf(ctx).userId,
       requestId: ctx.state.requestId as string,
-      reason,
+      reason: body.reason,
     });
     ctx.body = presentWithdrawalForAdmin(wd);
   });
 
-  router.get("/admin/events", async (ctx) => {
-    const query = ctx.query as Record<string, unknown>;
-    const page = pageParams(query, ["status"]);
-    const status = query.status;
-    if (status !== undefined && !EVENT_STATUSES.includes(status as never)) {
-      throw httpError("invalid_field", `status must be one of ${EVENT_STATUSES.join(", ")}`, {
-        param: "status",
-      });
-    }
+  route(router, adminListEvents, async (ctx, { query }) => {
     const { data, hasMore } = await listEvents(deps.db, {
-      ...page,
-      ...(typeof status === "string" && { status }),
+      ...toPage(query),
+      ...(query.status !== undefined && { status: query.status }),
     });
-    ctx.body = { data, has_more: hasMore };
+    ctx.body = { data: data.map(presentEvent), has_more: hasMore };
   });
 
-  router.post("/admin/events/:id/replay", async (ctx) => {
-    const body = objectWithOnly(await readJsonBody(ctx), ["reason"]);
-    const reason = optionalReason(body.reason);
-    const row = await replayEvent(
+  route(router, replayEvent, limitPerCaller, async (ctx, { params, body }) => {
+    const row = await replayFlow(
       { ...flowDeps(deps, ctx), queues: deps.queues },
       {
-        eventId: ctx.params.id!,
+        eventId: params.id!,
         actor: callerOf(ctx).userId,
         requestId: ctx.state.requestId as string,
-        ...(reason && { reason }),
+        ...(body.reason && { reason: body.reason }),
       },
     );
     ctx.body = { id: row.id, type: row.type, status: row.status, attempts: row.attempts };
   });
 
-  router.get("/admin/summary", async (ctx) => {
-    ctx.body = await adminSummary(deps.db);
-  });
-
-  router.get("/admin/users/:id/wallet", async (ctx) => {
-    if (!(await userExists(deps.db, ctx.params.id!))) throw httpError("not_found", "no such user");
-    const rows = await getBalances(deps.db, ctx.params.id!);
-    ctx.body = { user_id: ctx.params.id, balances: rows.map(presentBalance) };
-  });
-
-  router.get("/admin/users/:id/ledger", async (ctx) => {
-    const query = ctx.query as Record<string, unknown>;
-    const page = pageParams(query, ["currency"]);
-    if (!(await userExists(deps.db, ctx.params.id!))) throw httpError("not_found", "no such user");
-    const cursor = page.startingAfter === undefined ? undefined : parseEntryId(page.startingAfter);
-    const { data, hasMore } = await listEntries(deps.db, {
-      userId: ctx.params.id!,
-      limit: page.limit,
-      ...(typeof query.currency === "string" && { currency: query.currency }),
-      ...(cursor !== undefined && { startingAfter: cursor }),
-    });
-    ctx.body = { data: data.map(presentEntry), has_more: hasMore };
-  });
-
-  router.get("/admin/ledger/check", async (ctx) => {
-    const report = await checkInvariants(deps.db);
-    ctx.status = report.ok ? 200 : 409;
-    ctx.body = report;
-  });
-
-  router.get("/admin/audit-log", async (ctx) => {
-    const page = pageParams(ctx.query as Record<string, unknown>);
-    const cursor = page.startingAfter === undefined ? undefined : Number(page.startingAfter);
-    if (cursor !== undefined && !Number.isSafeInteger(cursor))
-      throw httpError("invalid_cursor", "starting_after must be an audit entry id");
-    const { data, hasMore } = await listAudit(deps.db, {
-      limit: page.limit,
-      ...(cursor !== undefined && { startingAfter: cursor }),
-    });
-    ctx.body = { data: data.map((r) => ({ ...r, id: String(r.id) })), has_more: hasMore };
-  });
-}
-
-function optionalReason(v: unknown): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== "string" || v.trim().length === 0 || v.length > 1000) {
-    throw httpError("invalid_field", "reason must be a non-empty string of at most 1000 characters", {
-      param: "reason",
-    });
-  }
-  return v.trim();
+  adminViewRoutes(router, deps);
 }

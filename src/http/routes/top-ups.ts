@@ -1,20 +1,57 @@
 import type Router from "@koa/router";
+import { z } from "zod";
 import { getTopUpForUser, listTopUps } from "../../db/stores/top-ups.js";
-import { createTopUp } from "../../flows/top-up.js";
+import { createTopUp as createTopUpFlow } from "../../flows/top-up.js";
 import { callerOf } from "../auth.js";
-import { readJsonBody } from "../body.js";
 import type { AppDeps } from "../deps.js";
 import { httpError } from "../errors.js";
-import { idempotent, requireIdempotencyKey } from "../idempotency.js";
-import { presentCreatedTopUp, presentTopUp } from "../present.js";
-import type { Context, Next } from "koa";
-import { amountMinor, objectWithOnly, pageParams, walletCurrency, withinChargeLimits } from "../validate.js";
+import { idempotent } from "../idempotency.js";
+import { operation, route } from "../openapi/operation.js";
+import { CreatedTopUp, TopUp, list, presentCreatedTopUp, presentTopUp } from "../present.js";
+import { limitPerCaller } from "../rate-limit.js";
+import { moneyBody, pageQuery, requireWalletCurrency, toPage, withinChargeLimits } from "../validate.js";
 
-export function topUpRoutes(
-  router: Router,
-  deps: AppDeps,
-  limiter: (ctx: Context, next: Next) => Promise<void>,
-): void {
+export const createTopUp = operation({
+  method: "post",
+  path: "/v1/wallet/top-ups",
+  operationId: "createTopUp",
+  summary:
+    "Start a top-up: creates a Stripe PaymentIntent; the wallet is credited when Stripe reports the payment",
+  description:
+    "`currency` must be one of the deployment's WALLET_CURRENCIES (422 currency_not_supported), and the amount within Stripe's per-charge limits for it (422 amount_below_minimum, amount_above_maximum; three-decimal currencies in multiples of 10).",
+  security: "user",
+  legacyAmounts: true,
+  idempotent: true,
+  body: moneyBody,
+  responses: { 201: { description: "Created: confirm it with the client_secret", body: CreatedTopUp } },
+  errors: [409, 429, 502, 503],
+});
+
+export const listTopUpsOp = operation({
+  method: "get",
+  path: "/v1/wallet/top-ups",
+  operationId: "listTopUps",
+  summary: "The caller's top-ups, newest first",
+  security: "user",
+  legacyAmounts: true,
+  query: z.strictObject({ ...pageQuery }),
+  responses: { 200: { description: "A page of top-ups", body: list(TopUp) } },
+  errors: [400],
+});
+
+export const getTopUp = operation({
+  method: "get",
+  path: "/v1/wallet/top-ups/{id}",
+  operationId: "getTopUp",
+  summary: "One of the caller's top-ups (404 if it is someone else's)",
+  security: "user",
+  legacyAmounts: true,
+  params: { id: "The top-up's id" },
+  responses: { 200: { description: "The top-up", body: TopUp } },
+  errors: [404],
+});
+
+export function topUpRoutes(router: Router, deps: AppDeps): void {
   const flowDeps = {
     config: deps.config,
     db: deps.db,
@@ -23,39 +60,35 @@ export function topUpRoutes(
     log: deps.logger,
   };
 
-  router.post("/v1/wallet/top-ups", limiter, async (ctx) => {
+  route(router, createTopUp, limitPerCaller, async (ctx, { body, idempotencyKey }) => {
     const { userId } = callerOf(ctx);
     // Everything is validated before the idempotency claim, so a bad request writes nothing.
-    const key = requireIdempotencyKey(ctx);
-    const body = objectWithOnly(await readJsonBody(ctx), ["amount_minor", "currency"]);
-    const amount = amountMinor(body.amount_minor);
-    const currency = walletCurrency(body.currency, deps.config.WALLET_CURRENCIES);
-    withinChargeLimits(amount, currency);
+    const currency = requireWalletCurrency(body.currency, deps.config.WALLET_CURRENCIES);
+    withinChargeLimits(body.amount_minor, currency);
     await idempotent(
       ctx,
       deps.db,
       "POST /v1/wallet/top-ups",
-      key,
-      { amount_minor: amount, currency },
+      idempotencyKey,
+      { amount_minor: body.amount_minor, currency },
       async () => {
-        const row = await createTopUp(
+        const row = await createTopUpFlow(
           { ...flowDeps, log: ctx.state.log },
-          { userId, idempotencyKey: key, amountMinor: amount, currency },
+          { userId, idempotencyKey, amountMinor: body.amount_minor, currency },
         );
         return { status: 201, body: presentCreatedTopUp(row) };
       },
     );
   });
 
-  router.get("/v1/wallet/top-ups", async (ctx) => {
-    const page = pageParams(ctx.query as Record<string, unknown>);
-    const { data, hasMore } = await listTopUps(deps.db, callerOf(ctx).userId, page);
+  route(router, listTopUpsOp, async (ctx, { query }) => {
+    const { data, hasMore } = await listTopUps(deps.db, callerOf(ctx).userId, toPage(query));
     ctx.body = { data: data.map(presentTopUp), has_more: hasMore };
   });
 
-  router.get("/v1/wallet/top-ups/:id", async (ctx) => {
+  route(router, getTopUp, async (ctx, { params }) => {
     // Another user's top-up is indistinguishable from a missing one: 404 either way.
-    const row = await getTopUpForUser(deps.db, callerOf(ctx).userId, ctx.params.id!);
+    const row = await getTopUpForUser(deps.db, callerOf(ctx).userId, params.id!);
     if (!row || row.purpose !== "wallet_top_up") throw httpError("not_found", "no such top-up");
     ctx.body = presentTopUp(row);
   });

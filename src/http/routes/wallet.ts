@@ -1,19 +1,61 @@
 import type Router from "@koa/router";
 import { createHash } from "node:crypto";
+import { z } from "zod";
 import { getBalances } from "../../db/stores/balances.js";
 import { listEntries } from "../../db/stores/ledger-entries.js";
 import { callerOf } from "../auth.js";
 import type { AppDeps } from "../deps.js";
 import { httpError } from "../errors.js";
-import { ENTRY_ID_PREFIX, presentBalance, presentEntry } from "../present.js";
-import { pageParams } from "../validate.js";
+import { operation, route } from "../openapi/operation.js";
+import { ENTRY_ID_PREFIX, LedgerEntry, Wallet, list, presentBalance, presentEntry } from "../present.js";
+import { codedAs, pageQuery, toPage } from "../validate.js";
+
+export const getWallet = operation({
+  method: "get",
+  path: "/v1/wallet",
+  operationId: "getWallet",
+  summary: "The caller's balances, per currency; If-None-Match with the ETag answers 304",
+  security: "user",
+  legacyAmounts: true,
+  headers: {
+    "If-None-Match": {
+      required: false,
+      description: "An ETag from an earlier answer (several, weak ones or `*` too)",
+      schema: z.string(),
+    },
+  },
+  responses: {
+    200: { description: "The wallet", body: Wallet, headers: ["ETag", "Cache-Control"] },
+    304: { description: "Not modified since the ETag sent", headers: ["ETag", "Cache-Control"] },
+  },
+});
+
+export const listWalletLedger = operation({
+  method: "get",
+  path: "/v1/wallet/ledger",
+  operationId: "listWalletLedger",
+  summary: "The caller's ledger entries, newest first",
+  security: "user",
+  query: z.strictObject({
+    ...pageQuery,
+    // Not checked against the currencies: an unknown one simply has no entries.
+    currency: z.string().optional().meta({ description: "Only entries in this currency" }),
+    account: codedAs(
+      z.enum(["available", "held"]).meta({ description: "Only entries of this bucket" }),
+      "invalid_field",
+      "account must be available or held",
+    ).optional(),
+  }),
+  responses: { 200: { description: "A page of entries", body: list(LedgerEntry) } },
+  errors: [400],
+});
 
 /** The wallet the frontend polls: cheap to read and answered 304 when nothing changed. */
 export function walletRoutes(router: Router, deps: AppDeps): void {
-  router.get("/v1/wallet", async (ctx) => {
+  route(router, getWallet, async (ctx) => {
     const { userId } = callerOf(ctx);
     const rows = await getBalances(deps.db, userId);
-    const body = { user_id: userId, balances: rows.map(presentBalance) };
+    const body: z.output<typeof Wallet> = { user_id: userId, balances: rows.map(presentBalance) };
     const etag = `"${createHash("sha1").update(JSON.stringify(body)).digest("base64url")}"`;
     ctx.set("ETag", etag);
     ctx.set("Cache-Control", "private, no-cache");
@@ -24,21 +66,15 @@ export function walletRoutes(router: Router, deps: AppDeps): void {
     ctx.body = body;
   });
 
-  router.get("/v1/wallet/ledger", async (ctx) => {
+  route(router, listWalletLedger, async (ctx, { query }) => {
     const { userId } = callerOf(ctx);
-    const query = ctx.query as Record<string, unknown>;
-    const page = pageParams(query, ["currency", "account"]);
+    const page = toPage(query);
     const cursor = page.startingAfter === undefined ? undefined : parseEntryId(page.startingAfter);
-    const currency = typeof query.currency === "string" ? query.currency : undefined;
-    const account = typeof query.account === "string" ? query.account : undefined;
-    if (account !== undefined && account !== "available" && account !== "held") {
-      throw httpError("invalid_field", "account must be available or held", { param: "account" });
-    }
     const { data, hasMore } = await listEntries(deps.db, {
       userId,
       limit: page.limit,
-      ...(currency !== undefined && { currency }),
-      ...(account !== undefined && { account }),
+      ...(query.currency !== undefined && { currency: query.currency }),
+      ...(query.account !== undefined && { account: query.account }),
       ...(cursor !== undefined && { startingAfter: cursor }),
     });
     ctx.body = { data: data.map(presentEntry), has_more: hasMore };

@@ -4,13 +4,20 @@ import { accountRoutes } from "./accounts.js";
 import { balanceTransactionRoutes } from "./balance-transactions.js";
 import { balanceRoutes } from "./balance.js";
 import { chargeRoutes } from "./charges.js";
+import { customerRoutes } from "./customers.js";
 import { disputeRoutes } from "./disputes.js";
 import { eventRoutes } from "./events.js";
 import { externalAccountRoutes } from "./external-accounts.js";
 import { financialConnectionsRoutes } from "./financial-connections.js";
+import { invoicePaymentRoutes } from "./invoice-payments.js";
+import { invoiceRoutes } from "./invoices.js";
 import { paymentIntentRoutes } from "./payment-intents.js";
 import { payoutRoutes } from "./payouts.js";
+import { priceRoutes } from "./prices.js";
+import { productRoutes } from "./products.js";
 import { refundRoutes } from "./refunds.js";
+import { setupIntentRoutes } from "./setup-intents.js";
+import { subscriptionRoutes } from "./subscriptions.js";
 import { transferRoutes } from "./transfers.js";
 
 /**
@@ -31,4 +38,12 @@ export const apiRoutes: readonly Route[] = [
   ...transferRoutes,
   ...payoutRoutes,
   ...financialConnectionsRoutes,
+  // Billing: plans, customers, saved cards, subscriptions and their invoices.
+  ...productRoutes,
+  ...priceRoutes,
+  ...customerRoutes,
+  ...setupIntentRoutes,
+  ...subscriptionRoutes,
+  ...invoiceRoutes,
+  ...invoicePaymentRoutes,
 ];

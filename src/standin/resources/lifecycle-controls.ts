@@ -5,6 +5,7 @@ import type { ControlReply } from "../control.js";
 import { StripeApiError, errorPayload } from "../errors.js";
 import type { Runtime } from "../runtime.js";
 import { PLATFORM } from "../state.js";
+import { BILLING_CONTROLS } from "./billing-controls.js";
 import { CONNECT_CONTROLS } from "./connect-controls.js";
 import { clearBankDebit, failBankDebit } from "./bank-debit-flow.js";
 import { closeDispute, openDispute, updateDispute } from "./dispute-flow.js";
@@ -102,6 +103,7 @@ const CONTROLS: readonly LifecycleControl<unknown>[] = [
       ),
   }),
   ...CONNECT_CONTROLS,
+  ...BILLING_CONTROLS,
 ];
 
 /**

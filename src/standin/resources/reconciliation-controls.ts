@@ -78,6 +78,29 @@ export function addStripeTransaction(rt: Runtime, input: StripeTransactionInput)
   });
 }
 
+export const availableOnSchema = z.strictObject({ available_on: z.int().positive() });
+
+/**
+ * Stripe moves a pending balance transaction's `available_on` on its own: a reserve on the account,
+ * a slower payout schedule. As strict as Stripe: only pending funds move (available money is held
+ * back by a separate reserve transaction instead), never to before the transaction was created.
+ * A date already passed makes the funds available at the next request, as time would.
+ */
+export function rescheduleTransaction(
+  rt: Runtime,
+  id: string,
+  availableOn: number,
+): Stripe.BalanceTransaction {
+  const txn = rt.store.require(rt.store.scopeOf(id) ?? PLATFORM, "balance_transaction", id);
+  if (availableOn < txn.created) {
+    throw paramError("available_on must not be before the transaction was created.", "available_on");
+  }
+  if (!rt.funds.reschedule(id, availableOn)) {
+    throw paramError(`Balance transaction ${id} is already available; only pending funds move.`, "id");
+  }
+  return txn;
+}
+
 /** Delivers an event again, wherever it lives; false when no endpoint is configured. */
 export function redeliverEvent(rt: Runtime, id: string): boolean {
   return rt.redeliver(rt.store.require(rt.store.scopeOf(id) ?? PLATFORM, "event", id));
@@ -102,6 +125,13 @@ export function handleReconciliationControl(
   const redeliver = /^POST \/_standin\/events\/([^/]+)\/redeliver$/.exec(route)?.[1];
   if (redeliver !== undefined) {
     return run(() => ({ redelivered: redeliverEvent(rt, decodeURIComponent(redeliver)) }));
+  }
+  const reschedule = /^POST \/_standin\/balance_transactions\/([^/]+)\/available_on$/.exec(route)?.[1];
+  if (reschedule !== undefined) {
+    const body = parse(availableOnSchema, rawBody);
+    if (!body.ok) return body.reply;
+    const id = decodeURIComponent(reschedule);
+    return run(() => structuredClone(rescheduleTransaction(rt, id, body.data.available_on)));
   }
   switch (route) {
     case "POST /_standin/config": {
