@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import pg from "pg";
 import { migrateLatest } from "../../src/db/migrate.js";
 import { startStandin, type Standin } from "../../src/standin/index.js";
@@ -60,18 +59,7 @@ export class Cleanup {
   }
 }
 
-/** Asks the kernel for a free port; the tiny race until the child binds it is acceptable for a bench. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../free-port.js";
 
 // Configuration a developer may have exported for `npm start`; inherited, it would change what
 // the children run (a real STRIPE_SECRET_KEY, NODE_ENV=production, another QUEUE_PREFIX…).

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { Socket } from "node:net";
+import { freePort } from "../free-port.js";
 import { join } from "node:path";
 import { sleep } from "./random.js";
 
@@ -12,16 +13,7 @@ import { sleep } from "./random.js";
  * unprivileged user (SOAK_PG_USER, else `postgres`, else `nobody`) and every pg_ctl call runs
  * as that user through runuser, setpriv or su, whichever this machine has.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freePort };
 
 /** Resolves once something accepts TCP connections on the port, or throws after `timeoutMs`. */
 export async function waitForPort(port: number, timeoutMs: number, what: string): Promise<void> {

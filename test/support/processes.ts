@@ -98,14 +98,7 @@ export function killMarked(mark: string): void {
   }
 }
 
-/** A port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from "../../scripts/free-port.js";
 
 /** Whether a new listener can bind `port` on every interface, as the web and the metrics do. */
 export async function portIsFree(port: number): Promise<boolean> {

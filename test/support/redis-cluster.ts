@@ -32,12 +32,6 @@ export async function ownCluster(masters = 3): Promise<OwnCluster> {
   const dir = mkdtempSync(join(tmpdir(), "coffer-cluster-"));
   const ports: number[] = [];
   const bus = new Map<number, number>();
-  for (let i = 0; i < masters * 2; i++) {
-    const port = await freePort();
-    ports.push(port);
-    // The bus port is given, not port + 10000: a high ephemeral port plus 10000 may not exist.
-    bus.set(port, await freePort());
-  }
   const procs = new Map<number, ChildProcess>();
 
   const start = async (port: number) => {
@@ -51,16 +45,50 @@ export async function ownCluster(masters = 3): Promise<OwnCluster> {
         ...["--cluster-node-timeout", String(NODE_TIMEOUT_MS), "--dir", nodeDir],
         ...["--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction"],
       ],
-      { stdio: "ignore" },
+      { stdio: ["ignore", "pipe", "ignore"] },
     );
     procs.set(port, p);
-    await eventually(() => ask(port, (c) => c.ping()), { what: `redis-server on ${port}` });
+    let said = "";
+    p.stdout!.on("data", (d: Buffer) => (said = (said + d.toString()).slice(-2_000)));
+    const exited = new Promise<never>((_, reject) =>
+      p.once("exit", (code, signal) =>
+        reject(new NodeExited(`redis-server on ${port} exited (${code ?? signal}): ${said}`)),
+      ),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([
+      eventually(() => ask(port, (c) => c.ping()), { what: `redis-server on ${port}` }),
+      exited,
+    ]);
+  };
+
+  /**
+   * A new node on ports free a moment ago. They come from the ephemeral range, which the
+   * machine's outgoing connections (other test files' Postgres, Redis and HTTP clients) draw
+   * on too, so one may be taken before redis-server binds it: then it exits at once, and the
+   * node is tried again on fresh ports rather than waited on until the timeout.
+   */
+  const add = async () => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      // The bus port is given, not port + 10000: a high ephemeral port plus 10000 may not exist.
+      bus.set(port, await freePort());
+      try {
+        await start(port);
+        ports.push(port);
+        return;
+      } catch (err) {
+        if (!(err instanceof NodeExited) || attempt === 5) throw err;
+      }
+    }
   };
 
   const live = () => ports.filter((p) => procs.get(p)?.exitCode === null && !procs.get(p)?.signalCode);
 
   const cluster: OwnCluster = {
-    nodes: ports.map((p) => `127.0.0.1:${p}`).join(","),
+    get nodes() {
+      return ports.map((p) => `127.0.0.1:${p}`).join(",");
+    },
     ports,
     start,
     masterOf: async (key) => {
@@ -95,13 +123,13 @@ export async function ownCluster(masters = 3): Promise<OwnCluster> {
       );
     },
     stop: async () => {
-      await Promise.all(ports.map((p) => cluster.kill(p)));
+      await Promise.all([...procs.keys()].map((p) => cluster.kill(p)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
 
   try {
-    for (const port of ports) await start(port);
+    for (let i = 0; i < masters * 2; i++) await add();
     const made = spawnSync(
       "redis-cli",
       [
@@ -122,6 +150,8 @@ export async function ownCluster(masters = 3): Promise<OwnCluster> {
   }
   return cluster;
 }
+
+class NodeExited extends Error {}
 
 /** One command on a short-lived direct connection to one node (no cluster redirects). */
 async function ask<T>(port: number, fn: (c: Redis) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { request } from "node:http";
-import { createServer, type AddressInfo } from "node:net";
+import { freePort } from "../../scripts/free-port.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -12,14 +12,7 @@ export interface WebProc {
   stop(): Promise<void>;
 }
 
-/** A port free right now (the OS picks it; the process binds it a moment later). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort };
 
 export async function spawnWeb(env: Record<string, string>): Promise<WebProc> {
   const port = await freePort();
