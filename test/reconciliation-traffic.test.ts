@@ -83,11 +83,23 @@ function startTraffic(tag: string): Traffic {
 const snapshot = (run: { snapshots: Array<{ currency: string }> }, currency: string) =>
   run.snapshots.find((s) => s.currency === currency);
 
-// Known intermittent under heavy load (about 1 run in 4 on a busy machine, never on a quiet one):
-// a run now and then reports a charge whose event is still on its way ("no ledger posting …: the
-// event that books it has not been applied"), likely a job held back past the heal's wait by the
-// Stripe rate limit the buyers share with the worker; not yet diagnosed. One retry, so CI states
-// the product's behaviour under traffic without failing on that; the false alarm is an open item.
+/** On a failure, what Coffer knows of each reported line's events: their status and last error. */
+async function eventsOf(run: { discrepancies: { data: Array<{ ledger_key?: string | null }> } }) {
+  const objects = run.discrepancies.data.map((d) => (d.ledger_key ?? "").split(":")[0] ?? "");
+  if (objects.length === 0) return "";
+  const { rows } = await sys.tdb.db.raw(
+    `SELECT id, type, status, attempts, last_error, received_at, processed_at FROM stripe_webhook_events
+      WHERE payload->'data'->'object'->>'id' = ANY(?::text[])`,
+    [objects],
+  );
+  return `the lines' events: ${JSON.stringify(rows)}`;
+}
+
+// Seen intermittently under heavy load in earlier sessions (not reproduced since, in isolated runs
+// under CPU load or in a full-suite run): a run reported a charge whose event was still on its way
+// ("no ledger posting …: the event that books it has not been applied"). A run now logs the events
+// it stopped waiting for, with their state, and a failure here prints them (eventsOf). One retry
+// until that names the cause; the false alarm is an open item (#7).
 describe("reconciliation under traffic", { retry: 1 }, () => {
   it("matches with 0 difference while top-ups are made and their events delivered and applied", async () => {
     const traffic = startTraffic("busy");
@@ -96,7 +108,7 @@ describe("reconciliation under traffic", { retry: 1 }, () => {
       for (let r = 0; r < 3; r++) {
         const before = traffic.paid();
         const run = await reconcile(sys);
-        expect(run.discrepancies.data).toEqual([]);
+        expect(run.discrepancies.data, await eventsOf(run)).toEqual([]);
         expect(run.status).toBe("matched");
         expect(snapshot(run, "usd")).toMatchObject({ status: "matched", difference_minor: 0 });
         // The run met traffic: payments went on while it read.

@@ -133,7 +133,12 @@ export async function healMissing(
   return healed;
 }
 
-/** Polls until every event is terminal or the wait is over, updating each one's status in place. */
+/**
+ * Polls until every event is terminal or the wait is over, updating each one's status in place.
+ * Events still open when it gives up are named with their state: their lines are about to be
+ * reported missing, and whether that is a stuck job or one merely slow (a Stripe rate limit's
+ * backoff, a backlog) is what the person reading the discrepancy needs to know first.
+ */
 async function waitApplied(deps: FlowDeps, healed: HealedEvent[], waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -143,7 +148,17 @@ async function waitApplied(deps: FlowDeps, healed: HealedEvent[], waitMs: number
     );
     for (const h of healed) h.status = statuses.get(h.event_id)?.status ?? h.status;
     const open = healed.filter((h) => !TERMINAL_STATUSES.includes(h.status as never));
-    if (open.length === 0 || Date.now() > deadline) return;
+    if (open.length === 0) return;
+    if (Date.now() > deadline) {
+      deps.log.warn(
+        {
+          wait_ms: waitMs,
+          open: open.map((h) => ({ ...h, last_error: statuses.get(h.event_id)?.last_error ?? null })),
+        },
+        "reconciliation stopped waiting for events still being applied; their lines are reported missing",
+      );
+      return;
+    }
     await sleep(200);
   }
 }
