@@ -60,6 +60,7 @@ try {
   const common = {
     db,
     webUrl,
+    web,
     secret: env.webhookSecret,
     standin: env.standin,
     connections: 50,

@@ -31,13 +31,13 @@ export async function hasPgbench(): Promise<boolean> {
   );
 }
 
-/** Transactions per second of the raw posting, over `wallets` wallets, for `seconds`. */
+/** Transactions per second of the raw posting, and how many, over `wallets` wallets, for `seconds`. */
 export async function rawPostingsPerS(o: {
   databaseUrl: string;
   clients: number;
   wallets: number;
   seconds: number;
-}): Promise<number> {
+}): Promise<{ perS: number; count: number }> {
   const client = new pg.Client({ connectionString: o.databaseUrl });
   await client.connect();
   try {
@@ -72,6 +72,7 @@ export async function rawPostingsPerS(o: {
     o.databaseUrl,
   ]);
   const tps = /tps = ([\d.]+)/.exec(stdout)?.[1];
-  if (!tps) throw new Error(`pgbench printed no tps:\n${stdout}`);
-  return Number(tps);
+  const count = /actually processed: (\d+)/.exec(stdout)?.[1];
+  if (!tps || !count) throw new Error(`pgbench printed no tps:\n${stdout}`);
+  return { perS: Number(tps), count: Number(count) };
 }
