@@ -9,8 +9,9 @@ import { runTimed, type LoadResult } from "./bench/load.js";
 import { PayloadPool } from "./bench/payloads.js";
 import { benchQueues } from "./bench/queues.js";
 import { cpuMark, cpuSplit, type CpuSplit } from "./bench/machine-cpu.js";
+import { pgMark, pgPerPosting, type PgWork } from "./bench/pg-work.js";
 import { hasPgbench, rawPostingsPerS } from "./bench/raw-sql.js";
-import { f0, f2, table } from "./bench/report.js";
+import { f0, f1, f2, table } from "./bench/report.js";
 
 /**
  * `npm run bench`: Coffer beside its baselines, measured in the same run on the same machine,
@@ -83,8 +84,9 @@ async function main() {
   await reset();
 
   const rawAt = async (wallets: number): Promise<RawRun> => {
-    if (!(await hasPgbench())) return { perS: Number.NaN, cpu: null };
+    if (!(await hasPgbench())) return { perS: Number.NaN, cpu: null, pg: null };
     const mark = () => cpuMark({ web: web.cpuMs() });
+    const pgBefore = await pgMark(db);
     const before = mark();
     const r = await rawPostingsPerS({
       databaseUrl: env.databaseUrl,
@@ -92,7 +94,8 @@ async function main() {
       wallets,
       seconds: s.rawS,
     });
-    return { perS: r.perS, cpu: cpuSplit(before, mark(), r.count) };
+    const cpu = cpuSplit(before, mark(), r.count);
+    return { perS: r.perS, cpu, pg: pgPerPosting(pgBefore, await pgMark(db), r.count) };
   };
   log(`raw SQL postings, ${slots} clients`);
   const raw = { many: await rawAt(100), hot: await rawAt(1) };
@@ -130,6 +133,7 @@ async function main() {
 interface RawRun {
   perS: number;
   cpu: CpuSplit | null;
+  pg: PgWork | null;
 }
 
 interface Cell {
@@ -260,7 +264,7 @@ function report(r: {
   out(`\n${cpuTable([many, hot, lat], r.raw)}`);
   out(
     "(CPU ms per posting over the whole machine; busy: share of all cores in use during the run; " +
-      "ceiling: postings/s the cores carry at that cost)",
+      "ceiling: postings/s the cores carry at that cost; commits and rows: Postgres's, per posting)",
   );
   const exact = [many, hot, lat].every((c) => c.exact && c.invariantsOk && c.failed === 0);
   out(`\nbalances exact, invariants hold, no event failed: ${exact ? "yes" : "NO"}`);
@@ -271,16 +275,21 @@ function report(r: {
 
 function cpuTable(credits: CreditRun[], raw: { many: RawRun; hot: RawRun }): string {
   const groups = ["web", "worker", "postgres", "redis", "client", "other", "total"] as const;
-  const row = (label: string, c: CpuSplit | null) =>
-    c === null
-      ? [label, ...groups.map(() => "-"), "-", "-"]
-      : [label, ...groups.map((g) => f2(c.perEvent[g])), `${f0(c.busy * 100)} %`, f0(c.ceilingPerS)];
+  const row = (label: string, c: CpuSplit | null, pg: PgWork | null) => [
+    label,
+    ...(c === null
+      ? [...groups.map(() => "-"), "-", "-"]
+      : [...groups.map((g) => f2(c.perEvent[g])), `${f0(c.busy * 100)} %`, f0(c.ceilingPerS)]),
+    ...(pg === null
+      ? ["-", "-", "-"]
+      : [f2(pg.commits), f1(pg.inserted + pg.updated + pg.deleted), f0(pg.read)]),
+  ];
   return table(
-    ["CPU ms per posting", ...groups, "busy", "ceiling/s"],
+    ["CPU ms per posting", ...groups, "busy", "ceiling/s", "commits", "rows written", "rows read"],
     [
-      ...credits.map((c) => row(`webhook→balance, ${c.label}`, c.cpu)),
-      row("raw SQL, 100 wallets", raw.many.cpu),
-      row("raw SQL, 1 hot wallet", raw.hot.cpu),
+      ...credits.map((c) => row(`webhook→balance, ${c.label}`, c.cpu, c.pg)),
+      row("raw SQL, 100 wallets", raw.many.cpu, raw.many.pg),
+      row("raw SQL, 1 hot wallet", raw.hot.cpu, raw.hot.pg),
     ],
   );
 }

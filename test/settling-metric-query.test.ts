@@ -5,6 +5,7 @@ import { SETTLING_TOTALS_SQL, settlingTotals, unsettledCredits } from "../src/db
 import { settlingMinor } from "../src/ledger/settling.js";
 import { createTestDb, type TestDb } from "./support/db.js";
 import { startWeb, type WebUnderTest } from "./support/hostile-system.js";
+import { rowsRead, type PlanNode } from "./support/plan.js";
 
 /**
  * The settling metric reads only what can still be settling (migration 20261205000100): a
@@ -109,25 +110,6 @@ afterAll(async () => {
   await owner?.destroy();
   await tdb?.drop();
 });
-
-type PlanNode = {
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Actual Rows": number;
-  "Actual Loops": number;
-  "Rows Removed by Filter"?: number;
-  Plans?: PlanNode[];
-};
-
-/** Rows each table's scans produced or threw away, over every loop. */
-function rowsRead(node: PlanNode, into = new Map<string, number>()): Map<string, number> {
-  if (node["Relation Name"]) {
-    const n = (node["Actual Rows"] + (node["Rows Removed by Filter"] ?? 0)) * node["Actual Loops"];
-    into.set(node["Relation Name"], (into.get(node["Relation Name"]) ?? 0) + n);
-  }
-  for (const p of node.Plans ?? []) rowsRead(p, into);
-  return into;
-}
 
 describe("the settling metric's query", () => {
   it("equals the sum of what the wallets show", async () => {

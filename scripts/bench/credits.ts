@@ -10,6 +10,7 @@ import { HARNESS_API_KEY, type Standin, type StripeEvent } from "../../src/stand
 import { controlCall, standinStripe } from "../../src/standin/client.js";
 import type { Child } from "./children.js";
 import { cpuMark, cpuSplit, type CpuSplit } from "./machine-cpu.js";
+import { pgMark, pgPerPosting, type PgWork } from "./pg-work.js";
 import { postAll, send, type SignedRequest } from "./load.js";
 import { signedRequest } from "./payloads.js";
 import { summarize } from "./stats.js";
@@ -78,6 +79,8 @@ export interface CreditRun {
   workerCpuMsPerEvent: number;
   /** The whole machine's CPU per event, split by process. */
   cpu: CpuSplit;
+  /** Postgres's commits and rows per event, in Coffer's database. */
+  pg: PgWork;
   stripeReadsPerEvent: number;
   exact: boolean;
   invariantsOk: boolean;
@@ -107,6 +110,8 @@ export async function deliverCredits(o: {
 }): Promise<CreditRun> {
   const requests = o.seeded.events.map((e) => signedRequest(JSON.stringify(e), o.secret));
   const ids = o.seeded.events.map((e) => e.id);
+  // First, as it waits for Postgres's counters to settle: that wait is not part of the run.
+  const pgBefore = await pgMark(o.db);
   const cpu = () => o.workers.reduce((s, w) => s + w.cpuMs(), 0);
   const cpuBefore = cpu();
   const mark = () => cpuMark({ web: o.web.cpuMs(), worker: cpu() });
@@ -129,6 +134,7 @@ export async function deliverCredits(o: {
   }
   const failed = await watching;
   const markAfter = mark();
+  const pgAfter = await pgMark(o.db);
   const lastSeen = Math.max(...seenAt.values());
   const lat = summarize(ids.flatMap((id) => (seenAt.has(id) ? [seenAt.get(id)! - sentAt.get(id)!] : [])));
   const n = ids.length;
@@ -139,6 +145,7 @@ export async function deliverCredits(o: {
     ...lat,
     workerCpuMsPerEvent: (cpu() - cpuBefore) / n,
     cpu: cpuSplit(markBefore, markAfter, n),
+    pg: pgPerPosting(pgBefore, pgAfter, n),
     stripeReadsPerEvent: (cofferReads(o.standin) - readsBefore) / n,
     exact: await exactBalances(o.db, o.seeded.expectedByUser),
     invariantsOk: (await checkInvariants(o.db)).ok,

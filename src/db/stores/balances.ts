@@ -105,7 +105,7 @@ export async function refreshPendingMinor(trx: Tx, userId: string, currency: str
   await prepared(trx, REFRESH_PENDING, [userId, currency]);
 }
 
-const REFRESH_PENDING: Statement = {
+export const REFRESH_PENDING: Statement = {
   name: "coffer_refresh_pending",
   text: `INSERT INTO user_wallet_balances AS b (user_id, currency, pending_minor)
          SELECT $1, $2, coalesce(sum(amount_capturable_minor), 0)::bigint FROM payment_transactions
