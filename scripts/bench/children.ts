@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { statCpuMs } from "./machine-cpu.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TAIL_LINES = 40;
@@ -53,7 +54,7 @@ export function spawnChild(
     proc,
     tail: () => lines.join("\n"),
     exited,
-    cpuMs: () => (proc.pid === undefined ? Number.NaN : processCpuMs(proc.pid)),
+    cpuMs: () => (proc.pid === undefined ? Number.NaN : statCpuMs(String(proc.pid))),
     peakRssMb: () => (proc.pid === undefined ? Number.NaN : peakRssMb(proc.pid)),
     async stop(graceMs = 5_000) {
       if (exited()) return;
@@ -63,22 +64,6 @@ export function spawnChild(
       clearTimeout(timer);
     },
   };
-}
-
-/**
- * Reads utime + stime from /proc/<pid>/stat. They are in USER_HZ ticks, which
- * Linux fixes at 100 per second for this interface whatever the kernel's HZ.
- * The command name (field 2) may contain spaces, so fields count from its ")".
- */
-function processCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // After the name: state is index 0, so utime (field 14) is index 11 and stime index 12.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function peakRssMb(pid: number): number {

@@ -92,7 +92,8 @@ function namedCpuMs(names: readonly string[]): number {
   return ms;
 }
 
-const statCpuMs = (pid: string) => readStat(pid)?.cpuMs ?? Number.NaN;
+/** One process's CPU ms so far (its reaped children's too); NaN if it is gone or /proc is absent. */
+export const statCpuMs = (pid: string) => readStat(pid)?.cpuMs ?? Number.NaN;
 
 /**
  * A process's utime + stime, and the same of its children already reaped (an ended backend in
