@@ -130,7 +130,7 @@ describe("reconciliation under traffic", { retry: 1 }, () => {
       const own = sys.standin.addBalanceTransaction({ amount: -250, currency: "usd", type: "adjustment" });
       const run = await reconcile(sys);
       expect(run.status).toBe("mismatch");
-      expect(run.discrepancies.data).toEqual([
+      expect(run.discrepancies.data, await eventsOf(run)).toEqual([
         expect.objectContaining({ side: "stripe", stripe_id: own.id, amount_minor: -250, currency: "usd" }),
       ]);
       expect(snapshot(run, "usd")).toMatchObject({
