@@ -92,14 +92,30 @@ async function eventsOf(run: { discrepancies: { data: Array<{ ledger_key?: strin
       WHERE payload->'data'->'object'->>'id' = ANY(?::text[])`,
     [objects],
   );
-  return `the lines' events: ${JSON.stringify(rows)}`;
+  const ids = new Set((rows as Array<{ id: string }>).map((r) => r.id));
+  // The worker's own account of them, and of the run's wait: what each job did and when.
+  const said = sys.workers
+    .flatMap((w) => w.lines)
+    .filter(
+      (l) => ids.has(l.event_id as string) || String(l.msg).startsWith("reconciliation stopped waiting"),
+    )
+    .map((l) => ({
+      time: l.time,
+      level: l.level,
+      msg: l.msg,
+      event_id: l.event_id,
+      err: l.err,
+      reason: l.reason,
+    }));
+  return `the lines' events: ${JSON.stringify(rows)}\nthe worker's lines on them: ${JSON.stringify(said)}`;
 }
 
-// Seen intermittently under heavy load in earlier sessions (not reproduced since, in isolated runs
-// under CPU load or in a full-suite run): a run reported a charge whose event was still on its way
-// ("no ledger posting …: the event that books it has not been applied"). A run now logs the events
-// it stopped waiting for, with their state, and a failure here prints them (eventsOf). One retry
-// until that names the cause; the false alarm is an open item (#7).
+// Seen once under heavy load (a fresh-clone CI run beside a benchmark; not reproduced since, in
+// isolated runs under CPU load or in three full-suite runs): a run reported each buyer's latest
+// charge as "no ledger posting …: the event that books it has not been applied". A run logs the
+// events it stopped waiting for, with their state, and a failure here prints them with the
+// worker's lines on them (eventsOf). One retry until that names the cause; each case is written
+// so that its retry checks the same thing again (the lines Stripe booked on its own stay booked).
 describe("reconciliation under traffic", { retry: 1 }, () => {
   it("matches with 0 difference while top-ups are made and their events delivered and applied", async () => {
     const traffic = startTraffic("busy");
@@ -123,20 +139,30 @@ describe("reconciliation under traffic", { retry: 1 }, () => {
     expect(snapshot(quiet, "usd")).toMatchObject({ difference_minor: 0 });
   });
 
+  // Every line this case made Stripe book, a retry's too: each stays in Stripe's books and is
+  // reported by every run after it.
+  const owns: string[] = [];
   it("still reports a platform line Stripe booked on its own, and only that, while traffic flows", async () => {
-    const traffic = startTraffic("busy-own");
+    const traffic = startTraffic(`busy-own-${owns.length}`);
     try {
       await eventually(async () => traffic.paid() >= 6, { what: "traffic under way" });
-      const own = sys.standin.addBalanceTransaction({ amount: -250, currency: "usd", type: "adjustment" });
+      owns.push(sys.standin.addBalanceTransaction({ amount: -250, currency: "usd", type: "adjustment" }).id);
       const run = await reconcile(sys);
       expect(run.status).toBe("mismatch");
-      expect(run.discrepancies.data, await eventsOf(run)).toEqual([
-        expect.objectContaining({ side: "stripe", stripe_id: own.id, amount_minor: -250, currency: "usd" }),
-      ]);
+      const reported = [...run.discrepancies.data].sort((a, b) =>
+        String(a.stripe_id).localeCompare(String(b.stripe_id)),
+      );
+      expect(reported, await eventsOf(run)).toEqual(
+        [...owns]
+          .sort()
+          .map((id) =>
+            expect.objectContaining({ side: "stripe", stripe_id: id, amount_minor: -250, currency: "usd" }),
+          ),
+      );
       expect(snapshot(run, "usd")).toMatchObject({
         status: "mismatch",
-        difference_minor: -250,
-        stripe_unmatched: 1,
+        difference_minor: -250 * owns.length,
+        stripe_unmatched: owns.length,
         ledger_unmatched: 0,
       });
     } finally {
