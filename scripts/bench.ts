@@ -11,7 +11,7 @@ import { benchQueues } from "./bench/queues.js";
 import { cpuMark, cpuSplit, type CpuSplit } from "./bench/machine-cpu.js";
 import { pgMark, pgPerPosting, type PgWork } from "./bench/pg-work.js";
 import { hasPgbench, rawPostingsPerS } from "./bench/raw-sql.js";
-import { f0, f1, f2, table } from "./bench/report.js";
+import { f0, f2, table } from "./bench/report.js";
 
 /**
  * `npm run bench`: Coffer beside its baselines, measured in the same run on the same machine,
@@ -26,7 +26,8 @@ import { f0, f1, f2, table } from "./bench/report.js";
  * - The whole machine's CPU per posting, split by process, beside the raw SQL's
  *   (scripts/bench/machine-cpu.ts): what explains a postings ratio on a machine the run keeps busy.
  * Knobs: BENCH_SECONDS per ingestion cell, BENCH_ROUNDS, BENCH_EVENTS, BENCH_RATE,
- * BENCH_LATENCY_SECONDS, BENCH_JSON (where the JSON goes).
+ * BENCH_LATENCY_SECONDS, BENCH_JSON (where the JSON goes), BENCH_SLOTS (the worker's
+ * WORKER_CONCURRENCY, and so the raw SQL's clients; default the configuration's).
  */
 const quick = process.env.BENCH_QUICK === "1";
 const num = (name: string, full: number, short: number) =>
@@ -44,7 +45,8 @@ const cleanup = new Cleanup();
 
 async function main() {
   const load0 = os.loadavg();
-  const env = await createBenchEnv(cleanup, {});
+  const slotsAsked = process.env.BENCH_SLOTS;
+  const env = await createBenchEnv(cleanup, slotsAsked ? { workerConcurrency: Number(slotsAsked) } : {});
   const config = loadConfig(env.cofferEnv);
   const slots = config.WORKER_CONCURRENCY;
   const db = createDb(env.databaseUrl, { poolMax: 4 });
@@ -264,7 +266,7 @@ function report(r: {
   out(`\n${cpuTable([many, hot, lat], r.raw)}`);
   out(
     "(CPU ms per posting over the whole machine; busy: share of all cores in use during the run; " +
-      "ceiling: postings/s the cores carry at that cost; commits and rows: Postgres's, per posting)",
+      "ceiling: postings/s the cores carry at that cost; write xacts and WAL bytes: Postgres's, per posting)",
   );
   const exact = [many, hot, lat].every((c) => c.exact && c.invariantsOk && c.failed === 0);
   out(`\nbalances exact, invariants hold, no event failed: ${exact ? "yes" : "NO"}`);
@@ -280,12 +282,10 @@ function cpuTable(credits: CreditRun[], raw: { many: RawRun; hot: RawRun }): str
     ...(c === null
       ? [...groups.map(() => "-"), "-", "-"]
       : [...groups.map((g) => f2(c.perEvent[g])), `${f0(c.busy * 100)} %`, f0(c.ceilingPerS)]),
-    ...(pg === null
-      ? ["-", "-", "-"]
-      : [f2(pg.commits), f1(pg.inserted + pg.updated + pg.deleted), f0(pg.read)]),
+    ...(pg === null ? ["-", "-"] : [f2(pg.xacts), f0(pg.walBytes)]),
   ];
   return table(
-    ["CPU ms per posting", ...groups, "busy", "ceiling/s", "commits", "rows written", "rows read"],
+    ["CPU ms per posting", ...groups, "busy", "ceiling/s", "write xacts", "WAL bytes"],
     [
       ...credits.map((c) => row(`webhook→balance, ${c.label}`, c.cpu, c.pg)),
       row("raw SQL, 100 wallets", raw.many.cpu, raw.many.pg),

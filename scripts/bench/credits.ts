@@ -79,7 +79,7 @@ export interface CreditRun {
   workerCpuMsPerEvent: number;
   /** The whole machine's CPU per event, split by process. */
   cpu: CpuSplit;
-  /** Postgres's commits and rows per event, in Coffer's database. */
+  /** Postgres's write transactions and WAL bytes per event. */
   pg: PgWork;
   stripeReadsPerEvent: number;
   exact: boolean;
@@ -110,7 +110,6 @@ export async function deliverCredits(o: {
 }): Promise<CreditRun> {
   const requests = o.seeded.events.map((e) => signedRequest(JSON.stringify(e), o.secret));
   const ids = o.seeded.events.map((e) => e.id);
-  // First, as it waits for Postgres's counters to settle: that wait is not part of the run.
   const pgBefore = await pgMark(o.db);
   const cpu = () => o.workers.reduce((s, w) => s + w.cpuMs(), 0);
   const cpuBefore = cpu();
