@@ -8,7 +8,6 @@ import {
   type LineCut,
 } from "../db/stores/line-check.js";
 import {
-  databaseNow,
   finishRun,
   getRun,
   markRunning,
@@ -69,20 +68,20 @@ async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Pro
   const log = deps.log.child({ run_id: runId });
   await markRunning(deps.db, runId);
   try {
-    // Read before the stream's first page: a posting stamped earlier was for a line already made.
-    const postingsBefore = await databaseNow(deps.db);
     const stream = await followBalanceStream(deps, {
       onPage: o.onPage,
       // The whole window, whatever the workers' passes already read: the run is the proof, and a
       // line Stripe listed late behind a pass's short overlap is found here.
       from: Math.floor(run.window_start.getTime() / 1000),
     });
-    const { cut: streamCut, ...read } = stream;
+    const { cut: streamCut, startedAt, ...read } = stream;
     log.info(
       { ...read, conflicts: read.conflicts.length, cut_created: streamCut.createdS },
       "balance transactions read",
     );
-    const cut: LineCut = { linesUpToS: streamCut.createdS, postingsBefore };
+    // Postings stamped before the pass's first page were for lines already made (resumed: the
+    // first page of the pass it went on with).
+    const cut: LineCut = { linesUpToS: streamCut.createdS, postingsBefore: startedAt };
     let counts = await checkAfresh(deps, run, cut);
     let healed: HealedEvent[] = [];
     const missing = await missingKeys(deps.db, runId);

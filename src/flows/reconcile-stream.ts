@@ -4,10 +4,14 @@ import {
   booksBegan,
   topUpPaymentIntents,
   readCursor,
+  readPass,
   saveLines,
+  savePass,
   withdrawalsByTransfer,
+  type PassState,
   type StoredLine,
 } from "../db/stores/balance-transactions.js";
+import { databaseNow } from "../db/stores/reconciliation.js";
 import { invoicesByPaymentIntent } from "../db/stores/invoice-payments.js";
 import { postedHashes, postPosting } from "../db/stores/ledger.js";
 import { withTransaction } from "../db/transaction.js";
@@ -44,6 +48,13 @@ export interface StreamResult extends StreamProgress {
    * the pass read, or its start when it read none.
    */
   cut: StreamCut;
+  /**
+   * The database's clock before the pass's first page (of the pass it resumed, if it did): a
+   * posting stamped earlier was for a line this pass could list.
+   */
+  startedAt: Date;
+  /** The line a pass cut short had saved last, if this one went on from there. */
+  resumedAfter: string | null;
 }
 
 export interface StreamCut {
@@ -54,9 +65,11 @@ export interface StreamCut {
 /**
  * Follows `GET /v1/balance_transactions` from the stored cursor, 100 a page, each
  * page with its sources expanded (one call, not one per line). Each page is saved
- * with its claims and bookings in one transaction; the cursor moves only after
- * the last page, so a crash at any point re-reads from the old cursor and books
- * nothing twice: bookings are keyed and lines are upserts.
+ * with its claims and bookings in one transaction, and with where the pass stands
+ * (PassState); the cursor moves only after the last page. A pass cut short at any
+ * point is gone on with by the next one that asks for the same lower bound, after
+ * its last saved page, with its cut and start; another bound starts afresh. Either
+ * way nothing is booked twice: bookings are keyed and lines are upserts.
  */
 export async function followBalanceStream(
   deps: FlowDeps,
@@ -71,14 +84,18 @@ export async function followBalanceStream(
   const fromCursor = Math.max(0, (await readCursor(deps.db)) - (o.overlapS ?? OVERLAP_S));
   const since = Math.min(fromCursor, o.from ?? fromCursor);
   const booksStart = await booksBegan(deps.db);
+  const kept = await readPass(deps.db);
+  const resume = kept?.since === since ? kept : null;
   const progress: StreamResult = {
     page: 0,
     lines: 0,
     booked: 0,
     conflicts: [],
-    cut: { createdS: since, listed: [] },
+    cut: resume ? { createdS: resume.newest, listed: [...resume.listed] } : { createdS: since, listed: [] },
+    startedAt: resume?.startedAt ?? (await databaseNow(deps.db)),
+    resumedAfter: resume?.after ?? null,
   };
-  let newest = 0;
+  let newest = resume?.newest ?? 0;
   const fetchPage = (startingAfter: string | undefined) => {
     const p = patiently(() =>
       deps.stripe.balanceTransactions.list({
@@ -92,7 +109,7 @@ export async function followBalanceStream(
     p.catch(() => {});
     return p;
   };
-  let next = fetchPage(undefined);
+  let next = fetchPage(resume?.after);
   for (;;) {
     const page = await next;
     const more = page.has_more && page.data.length > 0;
@@ -103,22 +120,33 @@ export async function followBalanceStream(
     if (page.data.length > 0) {
       const read = await toLines(deps, page.data, booksStart);
       const lines = read.map((r) => r.line);
+      // This page's cut, kept with the page: progress.cut is only replaced once the page is saved.
+      let cut: StreamCut = { createdS: progress.cut.createdS, listed: [...progress.cut.listed] };
+      for (const l of lines) {
+        if (l.created > newest) {
+          newest = l.created;
+          cut = { createdS: newest, listed: [] };
+        }
+        if (l.created === newest) cut.listed.push(l.id);
+      }
+      const pass: PassState = {
+        since,
+        after: lines[lines.length - 1]!.id,
+        newest,
+        listed: cut.listed,
+        startedAt: progress.startedAt,
+      };
       const { booked, conflicts } = await savePage(
         deps,
         lines,
         read.flatMap((r) => r.bookings),
+        pass,
       );
       progress.page += 1;
       progress.lines += lines.length;
       progress.booked += booked;
       progress.conflicts.push(...conflicts);
-      for (const l of lines) {
-        if (l.created > newest) {
-          newest = l.created;
-          progress.cut = { createdS: newest, listed: [] };
-        }
-        if (l.created === newest) progress.cut.listed.push(l.id);
-      }
+      progress.cut = cut;
       onPage(progress);
     }
     if (!more) break;
@@ -150,6 +178,7 @@ async function savePage(
   deps: FlowDeps,
   lines: StoredLine[],
   bookings: Posting[],
+  pass: PassState,
 ): Promise<{ booked: number; conflicts: string[] }> {
   let booked: Posting[] = [];
   const conflicts: string[] = [];
@@ -179,6 +208,7 @@ async function savePage(
       }
     }
     await saveLines(trx, lines);
+    await savePass(trx, pass);
   });
   for (const b of booked) deps.metrics.postings.inc({ kind: b.kind });
   for (const key of conflicts) {

@@ -30,13 +30,67 @@ export async function cursorAgeMs(trx: Tx, name = BALANCE_CURSOR): Promise<numbe
   return rows[0]?.age_ms ?? Infinity;
 }
 
-/** Moves forward only: a slow run that started earlier never drags the cursor back. */
+/**
+ * Moves forward only: a slow run that started earlier never drags the cursor back. The pass
+ * that moved it is over, so what was kept to resume it is cleared.
+ */
 export async function advanceCursor(trx: Tx, created: number, name = BALANCE_CURSOR): Promise<void> {
   await trx.raw(
     `INSERT INTO reconciliation_cursors (name, created) VALUES (?, ?)
      ON CONFLICT (name) DO UPDATE SET created = greatest(reconciliation_cursors.created, excluded.created),
-                                      updated_at = now()`,
+                                      updated_at = now(), pass_since = NULL, pass_after = NULL,
+                                      pass_newest = NULL, pass_listed = NULL, pass_started_at = NULL`,
     [name, created],
+  );
+}
+
+/**
+ * A pass cut short, as its last saved page left it (migrations/20261207000100_stream_pass_resume.ts):
+ * go on after `after`, with the cut and the start it had.
+ */
+export interface PassState {
+  since: number;
+  after: string;
+  newest: number;
+  listed: string[];
+  startedAt: Date;
+}
+
+export async function readPass(trx: Tx, name = BALANCE_CURSOR): Promise<PassState | null> {
+  const row = await trx("reconciliation_cursors").where({ name }).whereNotNull("pass_after").first<
+    | {
+        pass_since: string;
+        pass_after: string;
+        pass_newest: string;
+        pass_listed: string[];
+        pass_started_at: Date;
+      }
+    | undefined
+  >();
+  if (!row) return null;
+  return {
+    since: Number(row.pass_since),
+    after: row.pass_after,
+    newest: Number(row.pass_newest),
+    listed: row.pass_listed,
+    startedAt: row.pass_started_at,
+  };
+}
+
+/**
+ * Saved with each page, in its transaction. Neither the cursor nor `updated_at` moves: only a
+ * pass's end says every line before it was read (a new row is dated at the epoch, so that the
+ * followers' "read less than a minute ago" does not take a pass begun as one that ended).
+ */
+export async function savePass(trx: Tx, p: PassState, name = BALANCE_CURSOR): Promise<void> {
+  await trx.raw(
+    `INSERT INTO reconciliation_cursors
+       (name, created, updated_at, pass_since, pass_after, pass_newest, pass_listed, pass_started_at)
+     VALUES (?, 0, 'epoch', ?, ?, ?, ?::text[], ?)
+     ON CONFLICT (name) DO UPDATE SET pass_since = excluded.pass_since, pass_after = excluded.pass_after,
+       pass_newest = excluded.pass_newest, pass_listed = excluded.pass_listed,
+       pass_started_at = excluded.pass_started_at`,
+    [name, p.since, p.after, p.newest, p.listed, p.startedAt],
   );
 }
 
