@@ -49,6 +49,10 @@ export async function startWorkers(rt: Runtime): Promise<{ stop: () => Promise<v
           windowMs: config.GROUP_COMMIT_WINDOW_MS,
           maxBatch: config.GROUP_COMMIT_MAX_BATCH,
           log: logger,
+          observe: {
+            committed: (jobs) => rt.metrics.groupCommitJobs.observe(jobs),
+            fellBack: () => rt.metrics.groupCommitFallbacks.inc(),
+          },
         })
       : undefined;
   const deps = {

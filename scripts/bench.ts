@@ -11,7 +11,7 @@ import { benchQueues } from "./bench/queues.js";
 import { cpuMark, cpuSplit, type CpuSplit } from "./bench/machine-cpu.js";
 import { pgMark, pgPerPosting, type PgWork } from "./bench/pg-work.js";
 import { hasPgbench, rawPostingsPerS } from "./bench/raw-sql.js";
-import { f0, f2, table } from "./bench/report.js";
+import { f0, f1, f2, table } from "./bench/report.js";
 
 /**
  * `npm run bench`: Coffer beside its baselines, measured in the same run on the same machine,
@@ -109,7 +109,11 @@ async function main() {
   const many = await seed("many", s.events, 100);
   const hot = await seed("hot", s.events / 2, 1);
   const open = await seed("open", s.rate * s.latencyS, 100);
-  const worker = start("worker", "jobs/worker.ts", env.cofferEnv);
+  const workerMetricsPort = await freePort();
+  const worker = start("worker", "jobs/worker.ts", {
+    ...env.cofferEnv,
+    WORKER_METRICS_PORT: String(workerMetricsPort),
+  });
   await waitFor(worker, "worker", async () => (await queues.paymentsWorkers()) > 0);
   const common = {
     db,
@@ -118,6 +122,7 @@ async function main() {
     standin: env.standin,
     web,
     workers: [worker],
+    workerMetricsUrl: `http://127.0.0.1:${workerMetricsPort}/metrics`,
     timeoutS: 600,
   };
   await deliverCredits({ ...common, seeded: warm, connections: 50 });
@@ -266,7 +271,8 @@ function report(r: {
   out(`\n${cpuTable([many, hot, lat], r.raw)}`);
   out(
     "(CPU ms per posting over the whole machine; busy: share of all cores in use during the run; " +
-      "ceiling: postings/s the cores carry at that cost; write xacts and WAL bytes: Postgres's, per posting)",
+      "ceiling: postings/s the cores carry at that cost; write xacts and WAL bytes: Postgres's, per posting; " +
+      "jobs/batch: credits per group-commit transaction)",
   );
   const exact = [many, hot, lat].every((c) => c.exact && c.invariantsOk && c.failed === 0);
   out(`\nbalances exact, invariants hold, no event failed: ${exact ? "yes" : "NO"}`);
@@ -277,17 +283,18 @@ function report(r: {
 
 function cpuTable(credits: CreditRun[], raw: { many: RawRun; hot: RawRun }): string {
   const groups = ["web", "worker", "postgres", "redis", "client", "other", "total"] as const;
-  const row = (label: string, c: CpuSplit | null, pg: PgWork | null) => [
+  const row = (label: string, c: CpuSplit | null, pg: PgWork | null, jobsPerBatch?: number) => [
     label,
     ...(c === null
       ? [...groups.map(() => "-"), "-", "-"]
       : [...groups.map((g) => f2(c.perEvent[g])), `${f0(c.busy * 100)} %`, f0(c.ceilingPerS)]),
     ...(pg === null ? ["-", "-"] : [f2(pg.xacts), f0(pg.walBytes)]),
+    jobsPerBatch === undefined ? "-" : f1(jobsPerBatch),
   ];
   return table(
-    ["CPU ms per posting", ...groups, "busy", "ceiling/s", "write xacts", "WAL bytes"],
+    ["CPU ms per posting", ...groups, "busy", "ceiling/s", "write xacts", "WAL bytes", "jobs/batch"],
     [
-      ...credits.map((c) => row(`webhook→balance, ${c.label}`, c.cpu, c.pg)),
+      ...credits.map((c) => row(`webhook→balance, ${c.label}`, c.cpu, c.pg, c.jobsPerBatch)),
       row("raw SQL, 100 wallets", raw.many.cpu, raw.many.pg),
       row("raw SQL, 1 hot wallet", raw.hot.cpu, raw.hot.pg),
     ],

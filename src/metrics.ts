@@ -110,6 +110,17 @@ export function createMetrics(opts: { defaults?: boolean; role?: MetricsRole } =
       help: "Same posting key with different amounts",
       registers: worker,
     }),
+    groupCommitJobs: new Histogram({
+      name: "coffer_group_commit_batch_jobs",
+      help: "Jobs per group-commit transaction that committed (src/db/group-commit.ts)",
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: worker,
+    }),
+    groupCommitFallbacks: new Counter({
+      name: "coffer_group_commit_fallbacks_total",
+      help: "Group-commit batches a job's refusal rolled back, each of its jobs then committed alone",
+      registers: worker,
+    }),
     sweeperEnqueued: new Counter({
       name: "coffer_sweeper_enqueued_total",
       help: "Events the sweeper re-enqueued",

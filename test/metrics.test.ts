@@ -79,6 +79,8 @@ const WORKER_ONLY = [
   "coffer_job_failures_total",
   "coffer_posting_key_conflicts_total",
   "coffer_sweeper_enqueued_total",
+  "coffer_group_commit_batch_jobs",
+  "coffer_group_commit_fallbacks_total",
 ];
 
 describe("metrics per process", () => {
@@ -120,6 +122,7 @@ describe("metrics per process", () => {
       for (const kind of ["terminal", "transient"])
         expect(k).toContain(`coffer_job_failures_total{queue="${queue}",kind="${kind}"} 0\n`);
     expect(k).toContain("coffer_posting_key_conflicts_total 0\n");
+    expect(k).toContain("coffer_group_commit_fallbacks_total 0\n");
   });
 
   it("labels requests by route template, Bull Board as one route, and nothing else by its path", async () => {

@@ -85,6 +85,17 @@ export interface CreditRun {
   exact: boolean;
   invariantsOk: boolean;
   failed: number;
+  /** Jobs per committed group-commit transaction (the worker's coffer_group_commit_batch_jobs). */
+  jobsPerBatch: number;
+}
+
+/** The worker's group-commit histogram so far: jobs in committed batches, and batches. */
+async function batchMark(metricsUrl: string | undefined): Promise<{ jobs: number; batches: number }> {
+  if (metricsUrl === undefined) return { jobs: NaN, batches: NaN };
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (suffix: string) =>
+    Number(new RegExp(`^coffer_group_commit_batch_jobs_${suffix} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  return { jobs: value("sum"), batches: value("count") };
 }
 
 /** Coffer's reads at Stripe so far: GETs in the stand-in's log, not the harness's own. */
@@ -104,6 +115,8 @@ export async function deliverCredits(o: {
   standin: Standin;
   web: Child;
   workers: Child[];
+  /** The worker's /metrics, for its group commit's batch sizes (none: jobsPerBatch is NaN). */
+  workerMetricsUrl?: string;
   connections: number;
   rps?: number;
   timeoutS: number;
@@ -116,6 +129,7 @@ export async function deliverCredits(o: {
   const mark = () => cpuMark({ web: o.web.cpuMs(), worker: cpu() });
   const markBefore = mark();
   const readsBefore = cofferReads(o.standin);
+  const batchesBefore = await batchMark(o.workerMetricsUrl);
   const sentAt = new Map<string, number>();
   const seenAt = new Map<string, number>();
   const startedAt = performance.now();
@@ -134,6 +148,7 @@ export async function deliverCredits(o: {
   const failed = await watching;
   const markAfter = mark();
   const pgAfter = await pgMark(o.db);
+  const batchesAfter = await batchMark(o.workerMetricsUrl);
   const lastSeen = Math.max(...seenAt.values());
   const lat = summarize(ids.flatMap((id) => (seenAt.has(id) ? [seenAt.get(id)! - sentAt.get(id)!] : [])));
   const n = ids.length;
@@ -149,6 +164,7 @@ export async function deliverCredits(o: {
     exact: await exactBalances(o.db, o.seeded.expectedByUser),
     invariantsOk: (await checkInvariants(o.db)).ok,
     failed,
+    jobsPerBatch: (batchesAfter.jobs - batchesBefore.jobs) / (batchesAfter.batches - batchesBefore.batches),
   };
 }
 

@@ -54,6 +54,8 @@ export interface GroupCommitOptions {
    */
   maxInFlight?: number;
   log: Logger;
+  /** Told of each batch's end: committed with its jobs, or refused and committed one by one. */
+  observe?: { committed(jobs: number): void; fellBack(jobs: number): void };
 }
 
 interface Member {
@@ -68,8 +70,6 @@ export class GroupCommit {
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxInFlight: number;
-  /** Counted for tests and the worker's metrics: batches committed, and batches run again one by one. */
-  readonly stats = { batches: 0, jobs: 0, fallbacks: 0 };
 
   constructor(
     private readonly db: Db,
@@ -123,13 +123,12 @@ export class GroupCommit {
       });
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
-      this.stats.fallbacks++;
+      this.o.observe?.fellBack(batch.length);
       this.o.log.debug({ err, batch: batch.length }, "group commit refused; committing its jobs one by one");
       for (const m of batch) await withTransaction(this.db, m.fn).then(m.resolve, m.reject);
       return;
     }
-    this.stats.batches++;
-    this.stats.jobs += batch.length;
+    this.o.observe?.committed(batch.length);
     batch.forEach((m, i) => m.resolve(results[i]));
   }
 }
