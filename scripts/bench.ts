@@ -19,15 +19,17 @@ import { f0, f1, f2, table } from "./bench/report.js";
  * figures are, 1 only if it could not run. BENCH_QUICK=1 is a run of about a minute.
  * - Ingestion: POST /webhooks/stripe on Coffer's web against the bare path
  *   (scripts/bench/bare-server.ts), closed loop, at 10 and 50 connections.
- * - Postings: webhook to balance, one worker, 100 wallets and one hot wallet, against the raw
- *   posting transaction under pgbench with as many clients as the worker has job slots.
+ * - Postings: webhook to balance, BENCH_WORKERS worker processes (1; issue 9 measured 2, which on
+ *   2 cores costs more CPU per credit in smaller batches), 100 wallets and one hot wallet, against
+ *   the raw posting transaction under pgbench with as many clients as the workers have job slots.
  * - Latency: an open loop at BENCH_RATE (200) events/s, webhook to visible balance.
- * - Worker CPU per credited event, Stripe reads per event, peak RSS of web and worker.
+ * - Worker CPU per credited event, Stripe reads per event, peak RSS of web and the largest worker.
  * - The whole machine's CPU per posting, split by process, beside the raw SQL's
  *   (scripts/bench/machine-cpu.ts): what explains a postings ratio on a machine the run keeps busy.
  * Knobs: BENCH_SECONDS per ingestion cell, BENCH_ROUNDS, BENCH_EVENTS, BENCH_RATE,
- * BENCH_LATENCY_SECONDS, BENCH_JSON (where the JSON goes), BENCH_SLOTS (the worker's
- * WORKER_CONCURRENCY, and so the raw SQL's clients; default the configuration's).
+ * BENCH_LATENCY_SECONDS, BENCH_JSON (where the JSON goes), BENCH_WORKERS (worker processes, 1)
+ * and BENCH_SLOTS (each worker's WORKER_CONCURRENCY, default the configuration's): together the
+ * raw SQL's clients.
  */
 const quick = process.env.BENCH_QUICK === "1";
 const num = (name: string, full: number, short: number) =>
@@ -48,7 +50,8 @@ async function main() {
   const slotsAsked = process.env.BENCH_SLOTS;
   const env = await createBenchEnv(cleanup, slotsAsked ? { workerConcurrency: Number(slotsAsked) } : {});
   const config = loadConfig(env.cofferEnv);
-  const slots = config.WORKER_CONCURRENCY;
+  const workerCount = num("BENCH_WORKERS", 1, 1);
+  const slots = config.WORKER_CONCURRENCY * workerCount;
   const db = createDb(env.databaseUrl, { poolMax: 4 });
   cleanup.add("db pool", () => db.destroy());
   const queues = benchQueues(env.redisUrl, env.cofferPrefix, env.baselinePrefix);
@@ -109,20 +112,25 @@ async function main() {
   const many = await seed("many", s.events, 100);
   const hot = await seed("hot", s.events / 2, 1);
   const open = await seed("open", s.rate * s.latencyS, 100);
-  const workerMetricsPort = await freePort();
-  const worker = start("worker", "jobs/worker.ts", {
-    ...env.cofferEnv,
-    WORKER_METRICS_PORT: String(workerMetricsPort),
-  });
-  await waitFor(worker, "worker", async () => (await queues.paymentsWorkers()) > 0);
+  const workers: Array<{ child: Child; metricsUrl: string }> = [];
+  for (let i = 0; i < workerCount; i++) {
+    const port = await freePort();
+    const child = start(`worker-${i + 1}`, "jobs/worker.ts", {
+      ...env.cofferEnv,
+      WORKER_METRICS_PORT: String(port),
+    });
+    workers.push({ child, metricsUrl: `http://127.0.0.1:${port}/metrics` });
+  }
+  for (const w of workers)
+    await waitFor(w.child, w.child.name, async () => (await queues.paymentsWorkers()) >= workerCount);
   const common = {
     db,
     webUrl,
     secret: env.webhookSecret,
     standin: env.standin,
     web,
-    workers: [worker],
-    workerMetricsUrl: `http://127.0.0.1:${workerMetricsPort}/metrics`,
+    workers: workers.map((w) => w.child),
+    workerMetricsUrls: workers.map((w) => w.metricsUrl),
     timeoutS: 600,
   };
   await deliverCredits({ ...common, seeded: warm, connections: 50 });
@@ -133,7 +141,7 @@ async function main() {
   }
   log(`open loop at ${s.rate} events/s for ${s.latencyS} s`);
   const latency = await deliverCredits({ ...common, seeded: open, connections: 50, rps: s.rate });
-  const rss = { web: web.peakRssMb(), worker: worker.peakRssMb() };
+  const rss = { web: web.peakRssMb(), worker: Math.max(...workers.map((w) => w.child.peakRssMb())) };
   report({ load0, slots, ingestion, raw, credits, latency, rss });
 }
 

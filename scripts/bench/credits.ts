@@ -89,13 +89,18 @@ export interface CreditRun {
   jobsPerBatch: number;
 }
 
-/** The worker's group-commit histogram so far: jobs in committed batches, and batches. */
-async function batchMark(metricsUrl: string | undefined): Promise<{ jobs: number; batches: number }> {
-  if (metricsUrl === undefined) return { jobs: NaN, batches: NaN };
-  const text = await (await fetch(metricsUrl)).text();
-  const value = (suffix: string) =>
-    Number(new RegExp(`^coffer_group_commit_batch_jobs_${suffix} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
-  return { jobs: value("sum"), batches: value("count") };
+/** The workers' group-commit histograms so far: jobs in committed batches, and batches. */
+async function batchMark(metricsUrls: string[] | undefined): Promise<{ jobs: number; batches: number }> {
+  if (metricsUrls === undefined) return { jobs: NaN, batches: NaN };
+  const total = { jobs: 0, batches: 0 };
+  for (const url of metricsUrls) {
+    const text = await (await fetch(url)).text();
+    const value = (suffix: string) =>
+      Number(new RegExp(`^coffer_group_commit_batch_jobs_${suffix} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+    total.jobs += value("sum");
+    total.batches += value("count");
+  }
+  return total;
 }
 
 /** Coffer's reads at Stripe so far: GETs in the stand-in's log, not the harness's own. */
@@ -115,8 +120,8 @@ export async function deliverCredits(o: {
   standin: Standin;
   web: Child;
   workers: Child[];
-  /** The worker's /metrics, for its group commit's batch sizes (none: jobsPerBatch is NaN). */
-  workerMetricsUrl?: string;
+  /** Each worker's /metrics, for their group commits' batch sizes (none: jobsPerBatch is NaN). */
+  workerMetricsUrls?: string[];
   connections: number;
   rps?: number;
   timeoutS: number;
@@ -129,7 +134,7 @@ export async function deliverCredits(o: {
   const mark = () => cpuMark({ web: o.web.cpuMs(), worker: cpu() });
   const markBefore = mark();
   const readsBefore = cofferReads(o.standin);
-  const batchesBefore = await batchMark(o.workerMetricsUrl);
+  const batchesBefore = await batchMark(o.workerMetricsUrls);
   const sentAt = new Map<string, number>();
   const seenAt = new Map<string, number>();
   const startedAt = performance.now();
@@ -148,7 +153,7 @@ export async function deliverCredits(o: {
   const failed = await watching;
   const markAfter = mark();
   const pgAfter = await pgMark(o.db);
-  const batchesAfter = await batchMark(o.workerMetricsUrl);
+  const batchesAfter = await batchMark(o.workerMetricsUrls);
   const lastSeen = Math.max(...seenAt.values());
   const lat = summarize(ids.flatMap((id) => (seenAt.has(id) ? [seenAt.get(id)! - sentAt.get(id)!] : [])));
   const n = ids.length;
