@@ -112,9 +112,9 @@ async function eventsOf(run: { discrepancies: { data: Array<{ ledger_key?: strin
 
 // Seen once under heavy load (a fresh-clone CI run beside a benchmark; not reproduced since, in
 // isolated runs under CPU load or in three full-suite runs): a run reported each buyer's latest
-// charge as "no ledger posting …: the event that books it has not been applied". A run logs the
-// events it stopped waiting for, with their state, and a failure here prints them with the
-// worker's lines on them (eventsOf). One retry until that names the cause; each case is written
+// charge as "no ledger posting …: the event that books it has not been applied". A run now logs
+// the events it stopped waiting for, and names each one's state in the discrepancy's reason; a
+// failure here also prints them with the worker's lines on them (eventsOf). One retry until that names the cause; each case is written
 // so that its retry checks the same thing again (the lines Stripe booked on its own stay booked).
 describe("reconciliation under traffic", { retry: 1 }, () => {
   it("matches with 0 difference while top-ups are made and their events delivered and applied", async () => {

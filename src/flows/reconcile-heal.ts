@@ -38,6 +38,43 @@ function objectIdsOf(event: Stripe.Event): string[] {
 /** How far before a line its event may have been created (a dispute's event precedes its withdrawal). */
 const LOOKBACK_S = 3_600;
 
+/** Where an event that books a missing line stood when the run stopped waiting. */
+export interface EventState {
+  event_id: string;
+  type: string;
+  status: string;
+  last_error: string | null;
+}
+
+export interface HealResult {
+  /** The events the heal ingested itself (the run's `healed_events`). */
+  healed: HealedEvent[];
+  /** By object id, each event found that books what a line lacks, ingested here or not. */
+  found: Map<string, EventState>;
+}
+
+/**
+ * The reason a line still without its posting is reported with, from what the heal learnt of the
+ * event that books it: a person reading the discrepancy first needs to know whether the event
+ * failed (replay it), is still on its way (the next run sees it), or never came (ask Stripe).
+ * Null for a key no event books (a withdrawal's: the executor books it from its own Stripe calls).
+ */
+export function missingReason(key: string, state: EventState | undefined, waitMs: number): string | null {
+  const movement = key.slice(key.lastIndexOf(":") + 1);
+  const types = EVENT_TYPES[movement];
+  if (!types) return null;
+  const head = `no ledger posting ${key}`;
+  if (!state)
+    return `${head}: Stripe's Events API lists no ${types.join(" or ")} event for ${claimObjectId(key)} around the line's time; look it up in Stripe`;
+  const ev = `its event ${state.event_id} (${state.type})`;
+  const lastError = state.last_error ? ` (last error: ${state.last_error})` : "";
+  if (state.status === "failed")
+    return `${head}: ${ev} failed: ${state.last_error ?? "no error recorded"}; fix the cause, then replay it (POST /admin/events/${state.event_id}/replay)`;
+  if (!TERMINAL_STATUSES.includes(state.status as never))
+    return `${head}: ${ev} was still ${state.status} after the run's ${Math.round(waitMs / 1000)} s wait${lastError}; the next run checks it again`;
+  return `${head}: ${ev} was ${state.status} without booking it; read its job's lines (event_id) before replaying it`;
+}
+
 /**
  * Heals lines whose posting is missing because their event never reached Coffer:
  * lists Stripe's events of the types that book those keys since the oldest line,
@@ -50,7 +87,7 @@ export async function healMissing(
   missing: ReadonlyArray<{ ledger_key: string; created: number }>,
   waitMs: number,
   unknownPayments: ReadonlyArray<{ payment_intent_id: string; created: number }> = [],
-): Promise<HealedEvent[]> {
+): Promise<HealResult> {
   // Per object, the event types that would book what it lacks: an event matches only for those.
   const wanted = new Map<string, Set<string>>();
   const types = new Set<string>();
@@ -72,7 +109,7 @@ export async function healMissing(
     if (forKey) want(claimObjectId(m.ledger_key), forKey, m.created);
   }
   for (const u of unknownPayments) want(u.payment_intent_id, INVOICE_PAYMENT_TYPES, u.created);
-  if (wanted.size === 0) return [];
+  if (wanted.size === 0) return { healed: [], found: new Map() };
 
   const found: Stripe.Event[] = [];
   const list = deps.stripe.events.list({
@@ -89,6 +126,7 @@ export async function healMissing(
   );
   const ingest = { db: deps.db, queues: deps.queues, log: () => deps.log };
   const healed: HealedEvent[] = [];
+  const states = new Map<string, EventState>();
   // Delivered but not applied yet (under traffic, a charge the stream read a moment after it was
   // made): not a heal, but the run waits for it as for one, or its line would be reported missing.
   const inFlight: HealedEvent[] = [];
@@ -96,6 +134,13 @@ export async function healMissing(
   for (const event of found.reverse()) {
     const objectId = (event.data.object as { id: string }).id;
     const seen = known.get(event.id);
+    const state = {
+      event_id: event.id,
+      type: event.type,
+      status: seen?.status ?? "enqueued",
+      last_error: null,
+    };
+    for (const id of objectIdsOf(event)) if (wanted.has(id)) states.set(id, { ...state, ...seen });
     if (seen) {
       if (!TERMINAL_STATUSES.includes(seen.status)) {
         inFlight.push({ event_id: event.id, type: event.type, object_id: objectId, status: seen.status });
@@ -130,7 +175,13 @@ export async function healMissing(
     );
   }
   await waitApplied(deps, [...healed, ...inFlight], waitMs);
-  return healed;
+  // Where each one stands now, by its row (an unusable copy the heal kept is failed there too).
+  const now = await eventStatuses(
+    deps.db,
+    [...states.values()].map((st) => st.event_id),
+  );
+  for (const st of states.values()) Object.assign(st, now.get(st.event_id));
+  return { healed, found: states };
 }
 
 /**

@@ -3,6 +3,8 @@ import {
   checkLines,
   clearDiscrepancies,
   missingKeys,
+  missingPostingDiscrepancies,
+  setDiscrepancyReasons,
   unknownPayments,
   type LineCounts,
   type LineCut,
@@ -18,11 +20,12 @@ import {
   type SnapshotRow,
 } from "../db/stores/reconciliation.js";
 import { withTransaction } from "../db/transaction.js";
+import { claimObjectId } from "../ledger/claims.js";
 import { DomainError } from "../ledger/errors.js";
 import type { Queues } from "../queue/queues.js";
 import type { FlowDeps } from "./deps.js";
 import { balanceSnapshots } from "./reconcile-balance.js";
-import { healMissing } from "./reconcile-heal.js";
+import { healMissing, missingReason, type HealResult } from "./reconcile-heal.js";
 import { followBalanceStream, type StreamProgress } from "./reconcile-stream.js";
 
 /** One advisory lock key for every reconciliation in the database: two runs never overlap. */
@@ -87,9 +90,11 @@ async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Pro
     const missing = await missingKeys(deps.db, runId);
     const unknown = await unknownPayments(deps.db, runId);
     if (missing.length > 0 || unknown.length > 0) {
-      healed = await healMissing(deps, missing, o.healWaitMs, unknown);
+      const heal = await healMissing(deps, missing, o.healWaitMs, unknown);
+      healed = heal.healed;
       // Also after waiting for events that were only on the way: their lines are counted again.
       counts = await checkAfresh(deps, run, cut);
+      await explainMissing(deps, runId, heal.found, o.healWaitMs);
     }
     const snapshots = await balanceSnapshots(deps, run, counts, healed.length, streamCut);
     const status = snapshots.every((s) => s.status === "matched") ? "matched" : "mismatch";
@@ -104,6 +109,21 @@ async function runLocked(deps: ReconcileDeps, runId: string, o: RunOptions): Pro
     await finishRun(deps.db, runId, { status: "failed", error: String(err) }).catch(() => undefined);
     throw err;
   }
+}
+
+/** Each line still without its posting is reported with where the event that books it stands. */
+async function explainMissing(
+  deps: FlowDeps,
+  runId: string,
+  found: HealResult["found"],
+  waitMs: number,
+): Promise<void> {
+  const rows = await missingPostingDiscrepancies(deps.db, runId);
+  const reasons = rows.flatMap((d) => {
+    const reason = missingReason(d.ledger_key, found.get(claimObjectId(d.ledger_key)), waitMs);
+    return reason === null ? [] : [{ id: d.id, reason }];
+  });
+  await setDiscrepancyReasons(deps.db, reasons);
 }
 
 async function checkAfresh(deps: FlowDeps, run: RunRow, cut: LineCut): Promise<LineCounts[]> {

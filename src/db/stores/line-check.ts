@@ -142,6 +142,31 @@ export async function clearDiscrepancies(trx: Tx, runId: string): Promise<void> 
   await trx("reconciliation_discrepancies").where({ run_id: runId }).delete();
 }
 
+/** The run's discrepancies for lines that lack a posting, by the first key they lack. */
+export async function missingPostingDiscrepancies(
+  trx: Tx,
+  runId: string,
+): Promise<Array<{ id: string; ledger_key: string }>> {
+  const { rows } = await trx.raw<{ rows: Array<{ id: string; ledger_key: string }> }>(
+    `SELECT id::text, ledger_key FROM reconciliation_discrepancies
+      WHERE run_id = ? AND side = 'stripe' AND ledger_key IS NOT NULL AND reason LIKE 'no ledger posting %'`,
+    [runId],
+  );
+  return rows;
+}
+
+export async function setDiscrepancyReasons(
+  trx: Tx,
+  reasons: ReadonlyArray<{ id: string; reason: string }>,
+): Promise<void> {
+  if (reasons.length === 0) return;
+  await trx.raw(
+    `UPDATE reconciliation_discrepancies d SET reason = r.reason
+       FROM unnest(?::bigint[], ?::text[]) AS r (id, reason) WHERE d.id = r.id`,
+    [reasons.map((r) => r.id), reasons.map((r) => r.reason)],
+  );
+}
+
 /** Stripe-side lines of a run that lack a posting: what a heal looks for in Stripe's events. */
 export async function missingKeys(
   trx: Tx,
