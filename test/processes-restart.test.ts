@@ -92,6 +92,8 @@ describe("npm start keeps the system up", () => {
 
       // Each polls its parent every second, then drains (the worker's jobs, the web's requests).
       await expectNoneLeft(system.mark, 30_000);
+      // Gone is not yet read: their last lines may still be in the pipe.
+      await system.closed;
       expect(system.lines.filter((l) => l.includes('"reason":"parent_exited"')).length).toBe(2);
       for (const port of [env.PORT, env.WORKER_METRICS_PORT, new URL(env.STRIPE_API_BASE!).port])
         expect(await portIsFree(Number(port))).toBe(true);

@@ -119,12 +119,13 @@ describe("the Procfile under a runner", () => {
 
       process.kill(-nf.pid, "SIGINT"); // a terminal's Ctrl-C: the runner and its children at once
       await exitWithin(nf, 60_000);
+      await expectNoneLeft(nf.mark);
+      await nf.closed; // its last lines read
       // Each drained (exit 0) rather than dying of the echoed signal; nf says so per process.
       expect(
         nf.lines.filter((l) => /(web|worker)\.1.*Exited Successfully/.test(l)).length,
         tail(nf.lines),
       ).toBe(2);
-      await expectNoneLeft(nf.mark);
 
       process.kill(standin.pid, "SIGTERM");
       expect((await exitWithin(standin, 30_000)).code).toBe(0);

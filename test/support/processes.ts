@@ -17,6 +17,12 @@ export interface Launched {
   /** stdout and stderr, line by line, as they arrived. */
   lines: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Resolves once its output has ended: every process holding its stdout and stderr (the children
+   * it started inherit them) has exited, and everything they wrote is in `lines`. `exited` comes
+   * earlier, and lines still in the pipe then are not read yet.
+   */
+  closed: Promise<void>;
   /** Resolves with the first line (already seen or still to come) that matches. */
   waitForLine(re: RegExp, timeoutMs?: number): Promise<string>;
 }
@@ -54,6 +60,7 @@ export function launch(command: string, args: string[], env: Record<string, stri
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.on("exit", (code, signal) => resolve({ code, signal })),
   );
+  const closed = new Promise<void>((resolve) => proc.on("close", () => resolve()));
   const waitForLine = (re: RegExp, timeoutMs = 60_000) => {
     const seen = lines.find((l) => re.test(l));
     if (seen !== undefined) return Promise.resolve(seen);
@@ -65,7 +72,7 @@ export function launch(command: string, args: string[], env: Record<string, stri
       waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
     });
   };
-  return { proc, pid: proc.pid!, mark, lines, exited, waitForLine };
+  return { proc, pid: proc.pid!, mark, lines, exited, closed, waitForLine };
 }
 
 export const tail = (lines: string[], n = 40) => lines.slice(-n).join("\n");
