@@ -30,11 +30,17 @@ const UNSETTLED = (credits: string, filter: string) => `
  * The rule's one spelling in SQL: a credit is settled once every line that claims its posting key
  * is available (`settled`; NULL while no line claims it), and `available_on` is the latest date
  * among them. The wallet's query and the metric's `settled_at` both read it from here.
+ *
+ * Each claim's line is fetched by its primary key, fenced (`OFFSET 0`) so the planner cannot turn
+ * it into a join over all lines: a key has one or two claims, but on statistics taken before a
+ * day's lines arrived the planner believed hundreds, and hashed the whole mirror for every key
+ * (test/settled-page-query.test.ts: 3,020,000 rows read for a page of 100 lines).
  */
 const LINES_OF = (key: string) => `
   SELECT max(bt.available_on) AS available_on, bool_and(bt.status = 'available') AS settled
     FROM stripe_balance_transaction_claims cl
-    JOIN stripe_balance_transactions bt ON bt.id = cl.balance_transaction_id
+    CROSS JOIN LATERAL (SELECT b.available_on, b.status FROM stripe_balance_transactions b
+                         WHERE b.id = cl.balance_transaction_id OFFSET 0) bt
    WHERE cl.ledger_key = ${key}`;
 
 /** A wallet's credits: its entries, by the credits index. */
@@ -116,18 +122,26 @@ export async function settlingTotals(db: Db): Promise<Array<{ currency: string; 
  */
 export async function recordSettledPayments(trx: Tx, lineIds: readonly string[]): Promise<void> {
   if (lineIds.length === 0) return;
-  await trx.raw(
-    `WITH keys AS (
-       SELECT DISTINCT ledger_key FROM stripe_balance_transaction_claims
-        WHERE balance_transaction_id = ANY(?::text[]) AND ledger_key LIKE '%:captured'),
-     rule AS (
-       SELECT left(k.ledger_key, -length(':captured')) AS pi, line.settled
-         FROM keys k CROSS JOIN LATERAL (${LINES_OF("k.ledger_key")}) line)
-     UPDATE payment_transactions p
-        SET settled_at = CASE WHEN rule.settled THEN extract(epoch FROM now())::bigint END
-       FROM rule
-      WHERE p.payment_intent_id = rule.pi AND p.purpose = 'wallet_top_up'
-        AND (p.settled_at IS NULL) = rule.settled`,
-    [[...lineIds]],
-  );
+  await trx.raw(RECORD_SETTLED_SQL, [[...lineIds]]);
 }
+
+/**
+ * Run for every page the stream saves, so its cost must not grow with the tables. The page's
+ * lines are joined from their ids (an `unnest`, which the planner sizes as a page, not as a share
+ * of a table whose statistics may be far behind: a first reconciliation writes 100,000 lines
+ * before autovacuum analyses them, and this statement then scanned every line for each key).
+ */
+export const RECORD_SETTLED_SQL = `
+  WITH keys AS (
+    SELECT DISTINCT c.ledger_key
+      FROM unnest(?::text[]) AS page (id)
+      JOIN stripe_balance_transaction_claims c ON c.balance_transaction_id = page.id
+     WHERE c.ledger_key LIKE '%:captured'),
+  rule AS (
+    SELECT left(k.ledger_key, -length(':captured')) AS pi, line.settled
+      FROM keys k CROSS JOIN LATERAL (${LINES_OF("k.ledger_key")}) line)
+  UPDATE payment_transactions p
+     SET settled_at = CASE WHEN rule.settled THEN extract(epoch FROM now())::bigint END
+    FROM rule
+   WHERE p.payment_intent_id = rule.pi AND p.purpose = 'wallet_top_up'
+     AND (p.settled_at IS NULL) = rule.settled`;
