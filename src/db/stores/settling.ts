@@ -33,8 +33,8 @@ const UNSETTLED = (credits: string, filter: string) => `
  *
  * Each claim's line is fetched by its primary key, fenced (`OFFSET 0`) so the planner cannot turn
  * it into a join over all lines: a key has one or two claims, but on statistics taken before a
- * day's lines arrived the planner believed hundreds, and hashed the whole mirror for every key
- * (test/settled-page-query.test.ts: 3,020,000 rows read for a page of 100 lines).
+ * day's lines arrived the planner could hash the whole mirror for every key (a page of 100 lines
+ * read 3,020,000 of them in one measurement; test/settled-page-query.test.ts keeps it to the page's).
  */
 const LINES_OF = (key: string) => `
   SELECT max(bt.available_on) AS available_on, bool_and(bt.status = 'available') AS settled
@@ -126,17 +126,20 @@ export async function recordSettledPayments(trx: Tx, lineIds: readonly string[])
 }
 
 /**
- * Run for every page the stream saves, so its cost must not grow with the tables. The page's
- * lines are joined from their ids (an `unnest`, which the planner sizes as a page, not as a share
- * of a table whose statistics may be far behind: a first reconciliation writes 100,000 lines
- * before autovacuum analyses them, and this statement then scanned every line for each key).
+ * Run for every page the stream saves, so its cost must not grow with the tables. A first
+ * reconciliation writes a day's 100,000 lines long before autovacuum analyses the mirror, and on
+ * the statistics of its empty tables this statement was planned as joins over all of it (every
+ * claim materialized and compared with each of the page's ids, every line hashed for each key):
+ * minutes for the day. So the page's claims are looked up by its ids, and each claim's line by its
+ * key (LINES_OF), one fenced (`OFFSET 0`) lookup each, which no statistics can turn into a scan.
  */
 export const RECORD_SETTLED_SQL = `
   WITH keys AS (
     SELECT DISTINCT c.ledger_key
       FROM unnest(?::text[]) AS page (id)
-      JOIN stripe_balance_transaction_claims c ON c.balance_transaction_id = page.id
-     WHERE c.ledger_key LIKE '%:captured'),
+      CROSS JOIN LATERAL (SELECT cl.ledger_key FROM stripe_balance_transaction_claims cl
+                           WHERE cl.balance_transaction_id = page.id AND cl.ledger_key LIKE '%:captured'
+                          OFFSET 0) c),
   rule AS (
     SELECT left(k.ledger_key, -length(':captured')) AS pi, line.settled
       FROM keys k CROSS JOIN LATERAL (${LINES_OF("k.ledger_key")}) line)
