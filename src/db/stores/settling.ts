@@ -131,7 +131,8 @@ export async function recordSettledPayments(trx: Tx, lineIds: readonly string[])
  * the statistics of its empty tables this statement was planned as joins over all of it (every
  * claim materialized and compared with each of the page's ids, every line hashed for each key):
  * minutes for the day. So the page's claims are looked up by its ids, and each claim's line by its
- * key (LINES_OF), one fenced (`OFFSET 0`) lookup each, which no statistics can turn into a scan.
+ * key (LINES_OF), each lookup fenced (`OFFSET 0`) so that it is planned on its own, as one index
+ * probe, and not folded into a join that a stale estimate of the tables' sizes can make a scan.
  */
 export const RECORD_SETTLED_SQL = `
   WITH keys AS (
