@@ -118,12 +118,22 @@ export async function finishRun(
     });
 }
 
+/**
+ * How long a run `npm run reconcile` made is left to it: the CLI runs its own in the foreground,
+ * waiting up to 10 minutes for the lock, and ends it failed if it cannot finish. Taken over sooner,
+ * a worker would run it while the CLI waits, and the CLI would print no progress for a run it
+ * then finds done. Past this, its process is gone (killed outright) and a worker finishes it.
+ */
+export const CLI_RUN_OWNED_MS = 15 * 60_000;
+
 /** Runs still open whose job may have been lost with Redis: the sweeper makes sure each has one. */
 export async function findOpenRuns(trx: Tx, olderThanMs: number): Promise<string[]> {
   const { rows } = await trx.raw<{ rows: Array<{ id: string }> }>(
     `SELECT id FROM reconciliation_runs WHERE status IN ('queued', 'running')
-        AND started_at < now() - (? * interval '1 millisecond') ORDER BY started_at LIMIT 100`,
-    [olderThanMs],
+        AND started_at < now() - (? * interval '1 millisecond')
+        AND (trigger <> 'cli' OR started_at < now() - (? * interval '1 millisecond'))
+      ORDER BY started_at LIMIT 100`,
+    [olderThanMs, Math.max(olderThanMs, CLI_RUN_OWNED_MS)],
   );
   return rows.map((r) => r.id);
 }
