@@ -209,5 +209,6 @@ function reconcileCli(): Promise<{ code: number | null; stdout: string }> {
   );
   let stdout = "";
   proc.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  return new Promise((resolve) => proc.on("exit", (code) => resolve({ code, stdout })));
+  // `close`, not `exit`: after `exit` the last lines may still be in the pipe.
+  return new Promise((resolve) => proc.on("close", (code) => resolve({ code, stdout })));
 }
