@@ -126,7 +126,8 @@ export async function healMissing(
   );
   const ingest = { db: deps.db, queues: deps.queues, log: () => deps.log };
   const healed: HealedEvent[] = [];
-  const states = new Map<string, EventState>();
+  // By object id, the event that books what its line lacks; where each stands is read at the end.
+  const bookedBy = new Map<string, { event_id: string; type: string }>();
   // Delivered but not applied yet (under traffic, a charge the stream read a moment after it was
   // made): not a heal, but the run waits for it as for one, or its line would be reported missing.
   const inFlight: HealedEvent[] = [];
@@ -134,13 +135,8 @@ export async function healMissing(
   for (const event of found.reverse()) {
     const objectId = (event.data.object as { id: string }).id;
     const seen = known.get(event.id);
-    const state = {
-      event_id: event.id,
-      type: event.type,
-      status: seen?.status ?? "enqueued",
-      last_error: null,
-    };
-    for (const id of objectIdsOf(event)) if (wanted.has(id)) states.set(id, { ...state, ...seen });
+    for (const id of objectIdsOf(event))
+      if (wanted.has(id)) bookedBy.set(id, { event_id: event.id, type: event.type });
     if (seen) {
       if (!TERMINAL_STATUSES.includes(seen.status)) {
         inFlight.push({ event_id: event.id, type: event.type, object_id: objectId, status: seen.status });
@@ -178,9 +174,13 @@ export async function healMissing(
   // Where each one stands now, by its row (an unusable copy the heal kept is failed there too).
   const now = await eventStatuses(
     deps.db,
-    [...states.values()].map((st) => st.event_id),
+    [...bookedBy.values()].map((e) => e.event_id),
   );
-  for (const st of states.values()) Object.assign(st, now.get(st.event_id));
+  const states = new Map<string, EventState>();
+  for (const [id, e] of bookedBy) {
+    const row = now.get(e.event_id);
+    states.set(id, { ...e, status: row?.status ?? "enqueued", last_error: row?.last_error ?? null });
+  }
   return { healed, found: states };
 }
 
