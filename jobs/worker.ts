@@ -1,3 +1,4 @@
+import "../src/heap.js";
 import { loadConfigOrExit } from "../src/config.js";
 import { createRuntime } from "../src/runtime.js";
 import { onShutdown } from "../src/shutdown.js";

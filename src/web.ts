@@ -1,3 +1,4 @@
+import "./heap.js";
 import { loadConfigOrExit } from "./config.js";
 import { createApp } from "./http/app.js";
 import { createWebServer } from "./http/server.js";

@@ -1,6 +1,3 @@
-import { createBullBoard } from "@bull-board/api";
-import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
-import { KoaAdapter } from "@bull-board/koa";
 import type { Context, Middleware } from "koa";
 import type Koa from "koa";
 import { appendAudit } from "../db/stores/audit.js";
@@ -27,13 +24,7 @@ const end = async () => undefined;
  * Retrying an event's job goes through the admin replay (src/flows/board-retry.ts).
  */
 export function mountBullBoard(app: Koa, deps: AppDeps): void {
-  const adapter = new KoaAdapter();
-  adapter.setBasePath(BULL_BOARD_PATH);
-  createBullBoard({
-    queues: Object.values(deps.queues).map((q) => new BullMQAdapter(q)),
-    serverAdapter: adapter,
-  });
-  const board = adapter.registerPlugin();
+  const board = onFirstUse(deps);
 
   app.use(async (ctx: Context, next) => {
     if (ctx.path !== BULL_BOARD_PATH && !ctx.path.startsWith(`${BULL_BOARD_PATH}/`)) return next();
@@ -47,6 +38,36 @@ export function mountBullBoard(app: Koa, deps: AppDeps): void {
       if (!(ctx.path.startsWith(API) && showInBoard(ctx, err))) throw err;
     }
   });
+}
+
+/**
+ * The board itself, loaded by its first signed-in request: Bull Board and its UI are about 16 MB
+ * of a web process's memory (measured by importing them), which a web that never serves the board
+ * should not carry. A failed load is not kept, so the next request tries again.
+ */
+function onFirstUse(deps: AppDeps): Middleware {
+  let loading: Promise<Middleware> | undefined;
+  const load = async (): Promise<Middleware> => {
+    const [{ createBullBoard }, { BullMQAdapter }, { KoaAdapter }] = await Promise.all([
+      import("@bull-board/api"),
+      import("@bull-board/api/bullMQAdapter"),
+      import("@bull-board/koa"),
+    ]);
+    const adapter = new KoaAdapter();
+    adapter.setBasePath(BULL_BOARD_PATH);
+    createBullBoard({
+      queues: Object.values(deps.queues).map((q) => new BullMQAdapter(q)),
+      serverAdapter: adapter,
+    });
+    return adapter.registerPlugin();
+  };
+  return async (ctx, next) => {
+    loading ??= load().catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    });
+    return (await loading)(ctx, next);
+  };
 }
 
 async function serveBoard(ctx: Context, deps: AppDeps, board: Middleware): Promise<void> {
