@@ -272,7 +272,7 @@ function report(r: {
         [`latency p99 ms at ${s.rate}/s open loop`, f0(lat.p99Ms), "≤ 100"],
         [`latency max ms at ${s.rate}/s open loop`, f0(lat.maxMs), ""],
         ["peak RSS MB, web", f0(r.rss.web), "< 150"],
-        // The floor under the same runtime (node --import tsx): what the bare path needs at its peak.
+        // The minimal ingestion process under the same runtime (node --import tsx), without src/heap.ts.
         ["peak RSS MB, bare path (ingestion only)", f0(r.rss.bare), ""],
         ["peak RSS MB, worker", f0(r.rss.worker), "< 200"],
         ...[many, hot, lat].map((c) => [
