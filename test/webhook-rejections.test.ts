@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyWebhook } from "../src/stripe/verify.js";
 import { eventEnvelope, paymentIntentObject, sign, stripeId } from "./support/events.js";
 import { startSystem, type System } from "./support/system.js";
 import { WEBHOOK_SECRET } from "./support/tokens.js";
@@ -117,8 +118,10 @@ const REJECTIONS: Array<[string, () => Req, number, string, string]> = [
     "stale_timestamp",
   ],
   [
-    "a timestamp 301 s in the future",
-    () => signed(piEvent(), { timestamp: now() + 301 }),
+    // Well past the edge: a second passing before the server reads it must not bring it inside
+    // (the edge itself is checked below, on a fixed clock).
+    "a timestamp 330 s in the future",
+    () => signed(piEvent(), { timestamp: now() + 330 }),
     400,
     "webhook_timestamp_stale",
     "future_timestamp",
@@ -225,5 +228,26 @@ describe("POST /webhooks/stripe accepts what it can trust", () => {
     expect(await jobsTotal()).toBe(jobsAfterFirst);
     const metrics = await (await fetch(`${sys.url}/metrics`)).text();
     expect(metrics).toMatch(/^coffer_webhooks_duplicate_total [1-9]\d*$/m);
+  });
+});
+
+describe("the signature timestamp's tolerance, on a fixed clock", () => {
+  const NOW_S = 1_800_000_000;
+  /** What the verifier says of an event signed `offsetS` from NOW_S, read `intoSecondMs` into NOW_S. */
+  const verify = (offsetS: number, intoSecondMs = 0) => {
+    const payload = JSON.stringify(piEvent());
+    const header = sign(payload, { timestamp: NOW_S + offsetS });
+    const r = verifyWebhook(Buffer.from(payload), header, [WEBHOOK_SECRET], 300, NOW_S * 1000 + intoSecondMs);
+    return r.ok === false ? r.reason : r.ok;
+  };
+
+  it("accepts 300 s either way, to the end of the second, and refuses 301", () => {
+    expect([verify(-300), verify(300), verify(-300, 999), verify(300, 999)]).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect([verify(-301), verify(301)]).toEqual(["stale_timestamp", "future_timestamp"]);
   });
 });
