@@ -9,11 +9,12 @@ import { Cleanup, createBenchEnv, freePort } from "./env.js";
 import { benchQueues } from "./queues.js";
 
 /**
- * `tsx scripts/bench/profile-worker.ts [events] [wallets] [--against DIR] [--rounds N]`
+ * `tsx scripts/bench/profile-worker.ts [events] [wallets] [--against DIR] [--rounds N] [--rate R]`
  *
  * Without --against: one worker under `node --cpu-prof` credits `events` top-ups (default 3000)
  * over `wallets` wallets (default 100) after an untimed warm-up, and this prints where its CPU
  * went inside the timed batch only, by library and by function (the .cpuprofile stays in /tmp).
+ * --rate R delivers the timed batch as an open loop at R events/s instead of as fast as it goes.
  *
  * With --against DIR (another checkout, e.g. `git archive <commit> | tar -x -C DIR` with
  * node_modules linked): no profiler; the worker of DIR and this checkout's take turns on
@@ -28,6 +29,7 @@ const flag = (name: string) => {
 };
 const against = flag("--against");
 const rounds = Number(flag("--rounds") ?? 3);
+const rate = flag("--rate");
 const events = Number(args[0] ?? 3000);
 const wallets = Number(args[1] ?? 100);
 const log = (m: string) => process.stderr.write(`[profile] ${m}\n`);
@@ -117,7 +119,12 @@ try {
     ]);
     await deliverCredits({ ...common, workers: [worker], seeded: warm });
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const run = await deliverCredits({ ...common, workers: [worker], seeded });
+    const run = await deliverCredits({
+      ...common,
+      workers: [worker],
+      seeded,
+      ...(rate && { rps: Number(rate) }),
+    });
     const toUs = Number(process.hrtime.bigint() / 1000n);
     log(
       `${run.events} events, ${run.eventsPerS.toFixed(0)}/s, worker ${run.workerCpuMsPerEvent.toFixed(2)} ms CPU/event, ` +
