@@ -113,10 +113,14 @@ export class GroupCommit {
     let results: unknown[];
     try {
       results = await withTransaction(this.db, async (trx) => {
-        await lockInOrder(
-          trx,
-          batch.map((m) => m.locks),
-        );
+        // The pre-lock orders a batch's jobs among each other. A batch of one is a job's own
+        // transaction, as without group commit, whose statements take their locks in that order
+        // themselves; at 200 events/s nearly every batch is of one, and this saves it 2 round trips.
+        if (batch.length > 1)
+          await lockInOrder(
+            trx,
+            batch.map((m) => m.locks),
+          );
         const out: unknown[] = [];
         for (const m of batch) out.push(await m.fn(trx));
         return out;
