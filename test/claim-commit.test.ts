@@ -1,9 +1,9 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "../src/db/knex.js";
-import { CLAIM_EVENT, finishEvent, getEvent, insertEvent, startProcessing } from "../src/db/stores/events.js";
+import { CLAIM_EVENT, finishEvent, getEvent, startProcessing } from "../src/db/stores/events.js";
 import { createTestDb, type TestDb } from "./support/db.js";
-import { eventEnvelope, paymentIntentObject, stripeId } from "./support/events.js";
+import { eventEnvelope, paymentIntentObject, storeEnqueued, stripeId } from "./support/events.js";
 
 /**
  * A job's claim commits without waiting for its WAL flush (src/db/stores/events.ts says why that
@@ -26,19 +26,8 @@ afterAll(async () => {
 
 async function storedEvent(): Promise<string> {
   const event = eventEnvelope("payment_intent.succeeded", paymentIntentObject({ id: stripeId("pi") }));
-  const id = event.id as string;
-  await insertEvent(tdb.db, {
-    id,
-    type: "payment_intent.succeeded",
-    livemode: false,
-    apiVersion: "2025-01-27.acacia",
-    account: null,
-    created: event.created as number,
-    rawPayload: JSON.stringify(event),
-    status: "enqueued",
-    receivedVia: "webhook",
-  });
-  return id;
+  await storeEnqueued(tdb.db, event as { id: string; type: string; created: number });
+  return event.id as string;
 }
 
 const setting = async (db: Db) =>

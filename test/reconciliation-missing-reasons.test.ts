@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertEvent } from "../src/db/stores/events.js";
 import { missingReason } from "../src/flows/reconcile-heal.js";
 import type { StripeEvent } from "../src/standin/index.js";
 import { pay, topUp, wallet } from "./support/api.js";
-import { deliver } from "./support/events.js";
+import { deliver, storeEnqueued } from "./support/events.js";
 import { reconcile } from "./support/reconciliation.js";
 import { eventually, startSystem, type System } from "./support/system.js";
 
@@ -95,17 +94,7 @@ describe("a line still without its posting after the heal", () => {
     // Stored, its job lost (Redis emptied before the add): open, and nothing runs it meanwhile.
     const lost = await paidTopUp("mr-lost", "keep");
     const object = lost.data.object as { id: string };
-    await insertEvent(sys.tdb.db, {
-      id: lost.id,
-      type: lost.type,
-      livemode: false,
-      apiVersion: null,
-      account: null,
-      created: lost.created,
-      rawPayload: JSON.stringify(lost),
-      status: "enqueued",
-      receivedVia: "webhook",
-    });
+    await storeEnqueued(sys.tdb.db, lost);
 
     const run = await reconcile(sys);
     expect(run.status).toBe("mismatch");

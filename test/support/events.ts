@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import Stripe from "stripe";
+import type { Db } from "../../src/db/knex.js";
+import { insertEvent } from "../../src/db/stores/events.js";
 import { WEBHOOK_SECRET } from "./tokens.js";
 
 /**
@@ -69,5 +71,26 @@ export async function deliver(
     method: "POST",
     headers: { "content-type": "application/json", "stripe-signature": sign(payload), ...headers },
     body: payload,
+  });
+}
+
+/**
+ * Stores an event's row as a delivery would (`enqueued`, received by webhook) without adding its
+ * job: an event whose job was lost, or one a test claims itself.
+ */
+export async function storeEnqueued(
+  db: Db,
+  event: { id: string; type: string; created: number; api_version?: string | null },
+): Promise<void> {
+  await insertEvent(db, {
+    id: event.id,
+    type: event.type,
+    livemode: false,
+    apiVersion: event.api_version ?? null,
+    account: null,
+    created: event.created,
+    rawPayload: JSON.stringify(event),
+    status: "enqueued",
+    receivedVia: "webhook",
   });
 }
